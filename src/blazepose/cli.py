@@ -1,0 +1,175 @@
+"""The ``blazepose`` command: thin argument parsing; the work happens in importable functions.
+
+A user mistake (bad file, bad config, bad argument) prints one ``error:`` line and exits with status 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from blazepose import __version__
+from blazepose.errors import BlazePoseError
+
+EXAMPLES = """\
+examples:
+  blazepose data check lsp lspet              validate the datasets under the data root
+  blazepose data check ../shared/datasets/lsp validate a dataset folder
+  blazepose data show lsp --count 16 --output grid.png
+                                              what the network is fed, skeletons drawn after augmentation
+  blazepose data download lsp --dest data/    fetch a public archive (sha256-checked)
+"""
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML file of settings that differ from the defaults")
+    p.add_argument(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override one setting, e.g. --set data.batch_size=16 (repeatable)",
+    )
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="folder holding lsp/, lspet/, ... (default: $BLAZEPOSE_DATA, else ../shared/datasets)",
+    )
+
+
+def _config(args: argparse.Namespace):
+    from blazepose.config import load_config
+
+    overrides = list(args.overrides)
+    if getattr(args, "data_root", None):
+        overrides.append(f"data.root={args.data_root}")
+    return load_config(args.config, overrides)
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from blazepose.data.check import check_dataset, format_report
+    from blazepose.data.datasets import resolve_dataset
+
+    ok = True
+    for item in args.datasets:
+        name, folder = resolve_dataset(item, args.data_root)
+        report = check_dataset(name, folder, progress=not args.quiet)
+        print(format_report(report))
+        ok &= report.ok
+    return 0 if ok else 1
+
+
+def cmd_data_show(args: argparse.Namespace) -> int:
+    from blazepose.data.show import show_samples
+
+    cfg = _config(args)
+    path = show_samples(
+        cfg,
+        args.dataset,
+        args.output,
+        split=args.split,
+        count=args.count,
+        columns=args.columns,
+        augment=not args.no_augment,
+        seed=args.seed,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    from blazepose.data.download import download_dataset
+
+    folder = download_dataset(args.name, args.dest, url=args.url, sha256=args.sha256)
+    print(f"{args.name} is ready in {folder}; check it with: blazepose data check {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="blazepose",
+        description="Open, trainable BlazePose: data, training, evaluation, inference and export.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"blazepose {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    data = commands.add_parser("data", help="check, show or download datasets")
+    data_cmds = data.add_subparsers(dest="data_command", metavar="ACTION")
+
+    check = data_cmds.add_parser(
+        "check",
+        help="validate datasets: counts, unreadable images, coordinate ranges, flag polarities",
+        description="Read each dataset, decode every image once and report what is wrong. Exit status 1 "
+        "when anything is (unreadable images, NaN coordinates, a flag polarity that looks inverted).",
+    )
+    check.add_argument(
+        "datasets",
+        nargs="*",
+        default=["lsp", "lspet"],
+        metavar="DATASET",
+        help="dataset name (lsp, lspet, coco) or folder; default: lsp lspet",
+    )
+    check.add_argument("--data-root", metavar="DIR", help="folder holding the datasets")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=cmd_data_check)
+
+    show = data_cmds.add_parser(
+        "show",
+        help="draw a grid of training samples with their skeletons, after augmentation",
+        description="Draw what the network will be fed: crops after augmentation, joints drawn from the "
+        "encoded targets (person's left in blue, right in red, centre in green).",
+    )
+    show.add_argument("dataset", nargs="?", default="lsp", help="lsp, lspet, coco or a folder (default lsp)")
+    show.add_argument(
+        "--split",
+        choices=["train", "val", "test", "all"],
+        default="all",
+        help="for LSP: which part of the standard split (default all)",
+    )
+    show.add_argument("--count", type=int, default=16, help="number of samples (default 16)")
+    show.add_argument("--columns", type=int, default=4, help="grid columns (default 4)")
+    show.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
+    show.add_argument("--no-augment", action="store_true", help="plain person crops, no augmentation")
+    show.add_argument("--output", default="samples.png", help="PNG to write (default samples.png)")
+    _add_config_args(show)
+    show.set_defaults(func=cmd_data_show)
+
+    dl = data_cmds.add_parser(
+        "download",
+        help="download a public dataset archive (sha256-checked) and unpack it",
+        description="Download LSP or LSPet, check the archive's sha256 (when known) and the sha256 of its "
+        "joints.mat, and unpack it into DEST/<name>.",
+    )
+    dl.add_argument("name", choices=["lsp", "lspet"])
+    dl.add_argument("--dest", required=True, help="folder to unpack into (becomes a data root)")
+    dl.add_argument("--url", help="another address for the archive (a mirror, or file:///path.zip)")
+    dl.add_argument("--sha256", help="expected sha256 of the archive")
+    dl.set_defaults(func=cmd_data_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        sub = {"data": "data"}.get(args.command)
+        parser.parse_args([sub, "--help"] if sub else ["--help"])
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except BlazePoseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The ONLY place that converts keypoints <-> heatmaps / offset maps <-> normalized regression targets.
+
+Encode and decode sit side by side and use the same two scale conversions:
+  input pixel x  ->  heatmap pixel u = (x + 0.5) / stride - 0.5      (pixel centres line up)
+  input pixel x  ->  normalized   n = (x + 0.5) / input_size         (0 = left edge, 1 = right edge)
+Offsets are in heatmap pixels: at heatmap pixel (i, j) near joint k, offsets[j, i, 2k:2k+2] = (u_k - i, v_k - j),
+so decoding the argmax pixel plus its offset returns the joint exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Codec:
+    input_size: int = 256
+    heatmap_size: int = 64
+    sigma: float = 2.0  # heatmap pixels
+    offset_radius: float = 2.0  # heatmap pixels
+
+    @classmethod
+    def from_config(cls, data_cfg) -> Codec:
+        return cls(data_cfg.input_size, data_cfg.heatmap_size, data_cfg.sigma, data_cfg.offset_radius)
+
+    @property
+    def stride(self) -> float:
+        return self.input_size / self.heatmap_size
+
+    # --- scale conversions -------------------------------------------------------------------------------
+    def input_to_heat(self, xy: np.ndarray) -> np.ndarray:
+        return (np.asarray(xy, np.float32) + 0.5) / self.stride - 0.5
+
+    def heat_to_input(self, uv: np.ndarray) -> np.ndarray:
+        return (np.asarray(uv, np.float32) + 0.5) * self.stride - 0.5
+
+    def normalize(self, xy_input: np.ndarray) -> np.ndarray:
+        """Input pixels -> regression targets in [0, 1] (outside for joints beyond the frame)."""
+        return (np.asarray(xy_input, np.float32) + 0.5) / self.input_size
+
+    def denormalize(self, xy_norm: np.ndarray) -> np.ndarray:
+        return np.asarray(xy_norm, np.float32) * self.input_size - 0.5
+
+    # --- heatmaps + offsets --------------------------------------------------------------------------------
+    def encode(self, xy_input: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """One person's (K, 2) joints in input pixels -> training targets.
+
+        Returns ``heatmap`` (H, W, K) Gaussians with peak value 1 at the exact (sub-pixel) joint,
+        ``offset`` (H, W, 2K), ``offset_weight`` (H, W, 2K) (1 within offset_radius of an annotated joint),
+        ``heatmap_weight`` (K,) (= mask), ``joints`` (K, 2) normalized coordinates.
+        """
+        size = self.heatmap_size
+        uv = self.input_to_heat(xy_input)  # (K, 2)
+        grid = np.arange(size, dtype=np.float32)
+        du = grid[None, :] - uv[:, 0:1]  # (K, W): i - u
+        dv = grid[None, :] - uv[:, 1:2]  # (K, H): j - v
+        gx = np.exp(-(du**2) / (2 * self.sigma**2))
+        gy = np.exp(-(dv**2) / (2 * self.sigma**2))
+        m = np.asarray(mask, np.float32)
+        heatmap = np.einsum("kh,kw->hwk", gy, gx) * m  # (H, W, K), separable Gaussian
+        near = (dv[:, :, None] ** 2 + du[:, None, :] ** 2) <= self.offset_radius**2  # (K, H, W)
+        near = np.transpose(near, (1, 2, 0)) * m  # (H, W, K)
+        offset = np.empty((size, size, 2 * len(m)), np.float32)
+        offset[..., 0::2] = -du.T[None, :, :]  # u - i
+        offset[..., 1::2] = -dv.T[:, None, :]  # v - j
+        weight = np.repeat(near, 2, axis=-1).astype(np.float32)
+        return {
+            "heatmap": heatmap.astype(np.float32),
+            "offset": offset * weight,
+            "offset_weight": weight,
+            "heatmap_weight": m,
+            "joints": self.normalize(xy_input) * m[:, None],
+        }
+
+    def decode(self, heatmap: np.ndarray, offset: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(..., H, W, K) heatmaps (+ (..., H, W, 2K) offsets) -> ((..., K, 2) input pixels, (..., K) peak).
+
+        Without offsets the argmax moves a quarter pixel towards the higher neighbour (the usual refinement).
+        """
+        heatmap = np.asarray(heatmap, np.float32)
+        *lead, h, w, k = heatmap.shape
+        flat = heatmap.reshape(*lead, h * w, k)
+        idx = flat.argmax(axis=-2)  # (..., K)
+        score = np.take_along_axis(flat, idx[..., None, :], axis=-2)[..., 0, :]
+        j, i = np.divmod(idx, w)
+        uv = np.stack([i, j], axis=-1).astype(np.float32)
+        if offset is not None:
+            off = np.asarray(offset, np.float32).reshape(*lead, h * w, k, 2)
+            uv += np.take_along_axis(off, idx[..., None, :, None], axis=-3)[..., 0, :, :]
+        else:
+            hm = heatmap.reshape(-1, h, w, k)
+            ii, jj = i.reshape(-1, k), j.reshape(-1, k)
+            b = np.arange(hm.shape[0])[:, None]
+            kk = np.arange(k)[None, :]
+            # Only where both neighbours exist (at the border the comparison would be with itself).
+            in_x, in_y = (ii > 0) & (ii < w - 1), (jj > 0) & (jj < h - 1)
+            right = hm[b, jj, np.minimum(ii + 1, w - 1), kk] - hm[b, jj, np.maximum(ii - 1, 0), kk]
+            down = hm[b, np.minimum(jj + 1, h - 1), ii, kk] - hm[b, np.maximum(jj - 1, 0), ii, kk]
+            shift = np.stack([np.sign(right) * in_x, np.sign(down) * in_y], axis=-1)
+            uv += 0.25 * shift.reshape(uv.shape)
+        return self.heat_to_input(uv), score

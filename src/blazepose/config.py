@@ -1,0 +1,194 @@
+"""Typed, frozen configuration.
+
+Defaults live in the dataclasses below; TOML files in ``configs/`` hold only what differs from them;
+``--set section.key=value`` overrides are coerced to the field's type. Unknown sections or keys are rejected
+with the list of valid ones. The resolved config is written beside every artifact (``save_config``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blazepose.errors import BlazePoseError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # Folder holding lsp/, lspet/, coco_mini/ ...; "" = $BLAZEPOSE_DATA, else ../shared/datasets if it exists.
+    root: str = ""
+    # Training sets: LSP train half (less the validation part) and/or all of LSPet.
+    train_sets: tuple[str, ...] = ("lsp", "lspet")
+    # Fraction of LSP im0001-im1000 carved out (by split_seed) as the validation split.
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    input_size: int = 256  # network input, square, pixels
+    heatmap_size: int = 64  # heatmap side; input_size / heatmap_size is the heatmap stride
+    sigma: float = 2.0  # Gaussian sigma in heatmap pixels (the reference: 4 at 128x128, i.e. 2 at 64x64)
+    offset_radius: float = 2.0  # offsets are supervised within this many heatmap pixels of a joint
+    crop_margin: float = 1.3  # crop side = margin x the longer side of the keypoints' box
+    batch_size: int = 32
+    shuffle_buffer: int = 2048
+    num_parallel_calls: int = -1  # -1 = tf.data.AUTOTUNE
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    enabled: bool = True
+    scale_jitter: float = 0.1  # crop side x uniform(1 - s, 1 + s) (the paper: about 10 %)
+    shift_jitter: float = 0.1  # crop centre moved by up to this fraction of the crop side
+    rotation_deg: float = 30.0  # uniform(-r, r) degrees
+    flip_prob: float = 0.5  # horizontal flip, swapping the person's left and right joints
+    whole_image_prob: float = 0.2  # frame the whole image instead of the person (the first inference pass)
+    occlusion_prob: float = 0.5  # probability of drawing occlusion rectangles of random colour
+    occlusion_max_boxes: int = 2
+    occlusion_max_size: float = 0.3  # rectangle side up to this fraction of the input
+    brightness: float = 0.2  # colour jitter amplitudes
+    contrast: float = 0.2
+    saturation: float = 0.2
+
+
+@dataclass(frozen=True)
+class Config:
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check/convert one value to a field's declared type; `where` names it in the error message."""
+    origin = typing.get_origin(typ)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(typ)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise BlazePoseError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, item_type, where) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported field type {typ}")
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise BlazePoseError(f"{where}: expected true or false, got {value!r}")
+    if typ in (int, float):
+        kind = "an integer" if typ is int else "a number"
+        if isinstance(value, str):
+            try:
+                value = typ(value)
+            except ValueError:
+                pass
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, typ) and not isinstance(value, bool):
+            return value
+        raise BlazePoseError(f"{where}: expected {kind}, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise BlazePoseError(f"{where}: expected a string, got {value!r}")
+    raise TypeError(f"unsupported field type {typ}")
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str, base: Any) -> Any:
+    """A `cls` instance: `base` with `values` (a nested mapping) applied, every key validated."""
+    types_ = _field_types(cls)
+    changes = {}
+    for key, value in values.items():
+        if key not in types_:
+            raise BlazePoseError(f"{where}: unknown key {key!r}; valid keys: {', '.join(sorted(types_))}")
+        typ = types_[key]
+        name = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(value, Mapping):
+                raise BlazePoseError(f"{name}: expected a [{key}] section (a table), got {value!r}")
+            changes[key] = _build(typ, value, name, getattr(base, key))
+        else:
+            changes[key] = _coerce(value, typ, name)
+    return dataclasses.replace(base, **changes)
+
+
+def parse_override(text: str) -> tuple[list[str], str]:
+    """'section.key=value' -> (['section', 'key'], 'value')."""
+    if "=" not in text:
+        raise BlazePoseError(f"--set {text!r}: expected section.key=value, e.g. data.batch_size=16")
+    path, value = text.split("=", 1)
+    return [p.strip() for p in path.strip().split(".")], value.strip()
+
+
+def _nest(path: list[str], value: Any) -> dict[str, Any]:
+    out: Any = value
+    for part in reversed(path):
+        out = {part: out}
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
+    """Defaults, then the TOML file at `path` (deltas only), then `overrides` ('section.key=value')."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise BlazePoseError(f"config file {path} does not exist")
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise BlazePoseError(f"config file {path} is not valid TOML: {exc}") from None
+        cfg = _build(Config, values, str(path), cfg)
+    for text in overrides:
+        keys, value = parse_override(text)
+        cfg = _build(Config, _nest(keys, value), "--set", cfg)
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(values: Mapping[str, Any]) -> Config:
+    return _build(Config, values, "config", Config())
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def dumps_config(cfg: Config) -> str:
+    """The full resolved config as TOML (every key, so an artifact never depends on changed defaults)."""
+    values = config_to_dict(cfg)
+    top = [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    lines = ["# resolved blazepose config: every key, defaults included", *top]
+    for section, table in values.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def save_config(cfg: Config, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dumps_config(cfg), encoding="utf-8")
+    tmp.replace(path)
+    return path

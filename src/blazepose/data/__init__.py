@@ -1,0 +1,1 @@
+"""Datasets: readers (-> samples), pure transforms, and the tf.data pipeline."""

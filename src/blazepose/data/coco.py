@@ -1,0 +1,63 @@
+"""COCO person-keypoints reader: one sample per annotated person, with its box.
+
+COCO's v flag: 0 not labelled (masked), 1 labelled but not visible, 2 labelled and visible.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from blazepose.data.sample import Sample
+from blazepose.errors import BlazePoseError
+from blazepose.keypoints import COCO, coco_to_lsp
+
+
+def read_coco(
+    annotations: str | Path, images: str | Path, to_lsp: bool = False, min_keypoints: int = 1
+) -> tuple[list[Sample], list[str]]:
+    """Samples for every non-crowd person with at least `min_keypoints` labelled keypoints.
+
+    `to_lsp` maps the 17 COCO keypoints to the 14 LSP joints (neck from the shoulders, head top masked).
+    """
+    annotations, images = Path(annotations), Path(images)
+    try:
+        data = json.loads(annotations.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BlazePoseError(f"{annotations} does not exist (expected a COCO person_keypoints json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BlazePoseError(f"{annotations} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
+        raise BlazePoseError(f"{annotations}: expected a COCO json with 'images' and 'annotations'")
+    files = {img["id"]: img["file_name"] for img in data["images"]}
+    samples, problems = [], []
+    for ann in data["annotations"]:
+        if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) < min_keypoints:
+            continue
+        kps = np.asarray(ann.get("keypoints", []), np.float32)
+        if kps.size != COCO.num_joints * 3:
+            problems.append(f"{annotations}: annotation {ann.get('id')} has {kps.size} keypoint values, expected 51")
+            continue
+        if ann["image_id"] not in files:
+            problems.append(f"{annotations}: annotation {ann.get('id')} refers to unknown image {ann['image_id']}")
+            continue
+        kps = kps.reshape(COCO.num_joints, 3)
+        xy, v = kps[:, :2], kps[:, 2]
+        mask = (v > 0).astype(np.float32)
+        visibility = (v == 2).astype(np.float32)
+        if to_lsp:
+            xy, visibility, mask = coco_to_lsp(xy, visibility, mask)
+        samples.append(
+            Sample(
+                image_path=str(images / files[ann["image_id"]]),
+                keypoints=xy.astype(np.float32),
+                visibility=visibility,
+                mask=mask,
+                dataset="coco",
+                box=tuple(float(b) for b in ann["bbox"]) if "bbox" in ann else None,
+                meta={"annotation_id": ann.get("id"), "image_id": ann["image_id"]},
+            )
+        )
+    return samples, problems

@@ -1,0 +1,168 @@
+"""tf.data input pipeline: decode -> crop + augment -> encode targets -> batch -> prefetch.
+
+Samples hold only paths and keypoints, so the dataset is never loaded into memory. Each element gets its own
+NumPy generator seeded from (pipeline seed, a per-element random draw), so a seeded pipeline yields the same
+batches whatever the thread timing. A bad image is reported once on stderr and skipped (``skipped`` counts
+them), never a crash halfway through an epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+
+import numpy as np
+
+from blazepose.codec import Codec
+from blazepose.config import Config
+from blazepose.data.images import load_image
+from blazepose.data.sample import Sample
+from blazepose.data.transforms import augment, person_box
+from blazepose.errors import BlazePoseError
+from blazepose.keypoints import LSP, Skeleton
+
+TARGET_KEYS = ("heatmap", "offset", "offset_weight", "heatmap_weight", "joints", "visibility", "mask")
+
+
+class SkipCounter:
+    """Thread-safe record of the images skipped by a pipeline."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.paths: set[str] = set()
+
+    def add(self, path: str, message: str) -> None:
+        with self._lock:
+            if path not in self.paths:
+                self.paths.add(path)
+                print(f"warning: skipping {message}", file=sys.stderr)
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+
+def load_example(
+    sample: Sample, rng: np.random.Generator, cfg: Config, codec: Codec, train: bool, skeleton: Skeleton = LSP
+) -> dict[str, np.ndarray]:
+    """One sample -> the network input (uint8) and its encoded targets (see ``Codec.encode``)."""
+    size = cfg.data.input_size
+    min_scale = 1.0
+    if sample.mask.sum() > 0:
+        # Decode JPEGs at reduced size when the crop would shrink them anyway (big LSPet images).
+        side = person_box(sample.keypoints, sample.mask, cfg.data.crop_margin)[2]
+        jitter = cfg.augment.scale_jitter if train and cfg.augment.enabled else 0.0
+        min_scale = min(1.0, size / (side * (1 - jitter)))
+    image, (sx, sy) = load_image(sample.image_path, min_scale=min_scale)
+    keypoints = sample.keypoints * np.array([sx, sy], np.float32)
+    aug = cfg.augment if train else _no_augment(cfg)
+    out, kps, vis, mask, _ = augment(
+        image, keypoints, sample.visibility, sample.mask, rng, size, cfg.data.crop_margin, aug, skeleton
+    )
+    targets = codec.encode(kps, mask)
+    return {
+        "image": out,
+        "heatmap": targets["heatmap"],
+        "offset": targets["offset"],
+        "offset_weight": targets["offset_weight"],
+        "heatmap_weight": targets["heatmap_weight"],
+        "joints": targets["joints"],
+        "visibility": vis.astype(np.float32),
+        "mask": mask.astype(np.float32),
+    }
+
+
+def _no_augment(cfg: Config):
+    return dataclasses.replace(cfg.augment, enabled=False)
+
+
+def make_dataset(
+    samples: list[Sample],
+    cfg: Config,
+    train: bool,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    skipped: SkipCounter | None = None,
+    drop_remainder: bool | None = None,
+):
+    """A tf.data.Dataset of (image uint8 (B, S, S, 3), targets dict) batches, one pass over `samples`.
+
+    With `train`, the order is reshuffled every pass and augmentation is on; otherwise samples come in order
+    with a plain person crop. `skipped` collects the images that could not be read.
+    """
+    import tensorflow as tf
+
+    if not samples:
+        raise BlazePoseError("no samples to build a dataset from")
+    codec = Codec.from_config(cfg.data)
+    skeleton = LSP
+    k = skeleton.num_joints
+    s, h = cfg.data.input_size, cfg.data.heatmap_size
+    batch_size = batch_size or cfg.data.batch_size
+    seed = cfg.seed if seed is None else seed
+    skipped = skipped if skipped is not None else SkipCounter()
+    drop_remainder = train if drop_remainder is None else drop_remainder
+
+    def _load(index, element_seed):
+        sample = samples[int(index)]
+        rng = np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF])
+        try:
+            ex = load_example(sample, rng, cfg, codec, train, skeleton)
+            ok = True
+        except BlazePoseError as exc:
+            skipped.add(sample.image_path, str(exc))
+            ex = _empty_example(s, h, k)
+            ok = False
+        return (ex["image"], *(ex[key] for key in TARGET_KEYS), np.bool_(ok))
+
+    out_types = (tf.uint8, *([tf.float32] * len(TARGET_KEYS)), tf.bool)
+    shapes = {
+        "image": (s, s, 3),
+        "heatmap": (h, h, k),
+        "offset": (h, h, 2 * k),
+        "offset_weight": (h, h, 2 * k),
+        "heatmap_weight": (k,),
+        "joints": (k, 2),
+        "visibility": (k,),
+        "mask": (k,),
+    }
+
+    def _map(index, element_seed):
+        values = tf.numpy_function(_load, [index, element_seed], out_types, stateful=False)
+        for value, key in zip(values[:-1], ("image", *TARGET_KEYS), strict=True):
+            value.set_shape(shapes[key])
+        values[-1].set_shape(())
+        return values[0], dict(zip(TARGET_KEYS, values[1:-1], strict=True)), values[-1]
+
+    indices = tf.data.Dataset.range(len(samples))
+    if train:
+        indices = indices.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=train)
+    ds = tf.data.Dataset.zip(indices, seeds)
+    parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
+    ds = ds.map(_map, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.filter(_is_ok).map(_drop_flag)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _is_ok(image, targets, ok):
+    return ok
+
+
+def _drop_flag(image, targets, ok):
+    return image, targets
+
+
+def _empty_example(s: int, h: int, k: int) -> dict[str, np.ndarray]:
+    return {
+        "image": np.zeros((s, s, 3), np.uint8),
+        "heatmap": np.zeros((h, h, k), np.float32),
+        "offset": np.zeros((h, h, 2 * k), np.float32),
+        "offset_weight": np.zeros((h, h, 2 * k), np.float32),
+        "heatmap_weight": np.zeros((k,), np.float32),
+        "joints": np.zeros((k, 2), np.float32),
+        "visibility": np.zeros((k,), np.float32),
+        "mask": np.zeros((k,), np.float32),
+    }

@@ -1,0 +1,1 @@
+"""Metrics (pure NumPy, in functional.py) and the model-over-a-split evaluation."""

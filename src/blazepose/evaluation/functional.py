@@ -1,0 +1,132 @@
+"""Pose metrics as pure functions on arrays (never modifying their inputs).
+
+Shapes: pred, gt (N, K, 2) in original image pixels; mask (N, K), 1 where the ground truth is annotated.
+A prediction that is NaN (no person found, joint not predicted) counts as a miss, not as excluded.
+Joints whose ground truth is masked, or whose image has no usable normaliser (torso/head size 0 or unknown),
+are excluded from the score and counted in ``excluded``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blazepose.keypoints import LSP, Skeleton
+
+
+@dataclass(frozen=True)
+class PCKResult:
+    alpha: float
+    per_joint: np.ndarray  # (K,) fraction correct per joint (NaN where a joint has no valid instance)
+    per_part: dict[str, float]  # part -> mean of its joints' PCK (left and right averaged)
+    mean: float  # correct / valid over all joint instances
+    valid: int  # joint instances scored
+    excluded: int  # joint instances left out (masked ground truth or no normaliser)
+
+    def as_dict(self, skeleton: Skeleton = LSP) -> dict:
+        return {
+            "alpha": self.alpha,
+            "mean": self.mean,
+            "per_joint": dict(zip(skeleton.joint_names, map(float, self.per_joint), strict=True)),
+            "per_part": self.per_part,
+            "valid": self.valid,
+            "excluded": self.excluded,
+        }
+
+
+def _distances(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(gt, np.float64), axis=-1)
+    return np.where(np.isnan(d), np.inf, d)
+
+
+def segment_length(gt: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarray:
+    """(N,) distance between joints a and b of the ground truth; NaN where either is masked."""
+    gt = np.asarray(gt, np.float64)
+    length = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
+    known = (np.asarray(mask)[:, a] > 0) & (np.asarray(mask)[:, b] > 0)
+    return np.where(known, length, np.nan)
+
+
+def torso_size(gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> np.ndarray:
+    """(N,) left shoulder to right hip: the standard LSP PCK normaliser."""
+    return segment_length(gt, mask, *skeleton.torso)
+
+
+def head_size(gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> np.ndarray:
+    """(N,) neck to head top: the PCKh normaliser for the LSP skeleton."""
+    return segment_length(gt, mask, skeleton.index("neck"), skeleton.index("head_top"))
+
+
+def pck(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    mask: np.ndarray,
+    norm: np.ndarray,
+    alpha: float,
+    skeleton: Skeleton = LSP,
+) -> PCKResult:
+    """Fraction of joints within alpha x norm (per image) of the ground truth; distance <= threshold counts."""
+    dist = _distances(pred, gt)  # (N, K)
+    norm = np.asarray(norm, np.float64)
+    usable = np.isfinite(norm) & (norm > 0)
+    valid = (np.asarray(mask) > 0) & usable[:, None]
+    correct = (dist <= alpha * np.where(usable, norm, 0.0)[:, None]) & valid
+    n_valid = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_joint = np.where(n_valid > 0, correct.sum(axis=0) / np.maximum(n_valid, 1), np.nan)
+    per_part = {}
+    for part, joints in skeleton.parts:
+        values = per_joint[list(joints)]
+        per_part[part] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    total = int(valid.sum())
+    return PCKResult(
+        alpha=float(alpha),
+        per_joint=per_joint,
+        per_part=per_part,
+        mean=float(correct.sum() / total) if total else float("nan"),
+        valid=total,
+        excluded=int(valid.size - total),
+    )
+
+
+def pck_curve(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, thresholds: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Mean PCK at each threshold, and the area under that curve normalised by the threshold range (0..1)."""
+    thresholds = np.asarray(thresholds, np.float64)
+    dist = _distances(pred, gt)
+    norm = np.asarray(norm, np.float64)
+    usable = np.isfinite(norm) & (norm > 0)
+    valid = (np.asarray(mask) > 0) & usable[:, None]
+    if not valid.any():
+        return np.full(len(thresholds), np.nan), float("nan")
+    rel = (dist / np.where(usable, norm, 1.0)[:, None])[valid]
+    curve = np.array([(rel <= t).mean() for t in thresholds])
+    span = thresholds[-1] - thresholds[0]
+    auc = float(np.trapezoid(curve, thresholds) / span) if span > 0 else float(curve[0])
+    return curve, auc
+
+
+def mean_pixel_error(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
+    """Mean Euclidean distance over annotated joints that have a prediction (NaN predictions skipped)."""
+    dist = _distances(pred, gt)
+    ok = (np.asarray(mask) > 0) & np.isfinite(dist)
+    return float(dist[ok].mean()) if ok.any() else float("nan")
+
+
+def legacy_seed_metric(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> float:
+    """The seed's own rule, kept for comparison only and never to be called PCK@0.2.
+
+    A joint is correct when its squared distance is at most 0.5 x the squared neck-to-head-top distance,
+    i.e. distance <= 0.707 x head segment; the seed computed it on a 256x256 stretched image, so callers
+    pass coordinates in that frame to reproduce its figures.
+    """
+    dist = _distances(pred, gt)
+    head = head_size(gt, mask, skeleton)
+    usable = np.isfinite(head) & (head > 0)
+    valid = (np.asarray(mask) > 0) & usable[:, None]
+    if not valid.any():
+        return float("nan")
+    correct = (dist**2 <= 0.5 * np.where(usable, head, 0.0)[:, None] ** 2) & valid
+    return float(correct.sum() / valid.sum())

@@ -1,0 +1,43 @@
+"""Shared fixtures: the real datasets in ../shared (skipped where absent) and tiny datasets made on the fly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BLAZEPOSE_DATA", REPO.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    if not (SHARED / "lsp" / "joints.mat").exists():
+        pytest.skip(f"real datasets not found under {SHARED}")
+    return SHARED
+
+
+def make_lsp_folder(folder: Path, data_root: Path, indices: list[int]) -> Path:
+    """A small LSP-layout dataset: the given real images (0-based) and their joints."""
+    (folder / "images").mkdir(parents=True)
+    joints = scipy.io.loadmat(str(data_root / "lsp" / "joints.mat"))["joints"]
+    for n, i in enumerate(indices):
+        shutil.copy(data_root / "lsp" / "images" / f"im{i + 1:04d}.jpg", folder / "images" / f"im{n + 1:04d}.jpg")
+    scipy.io.savemat(str(folder / "joints.mat"), {"joints": joints[:, :, indices]})
+    return folder
+
+
+@pytest.fixture
+def tiny_lsp(tmp_path, data_root) -> Path:
+    return make_lsp_folder(tmp_path / "lsp", data_root, [0, 1, 2, 3])
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,131 @@
+"""The command line: exit codes, messages without tracebacks, and the data subcommands on real images."""
+
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from blazepose.cli import main
+from blazepose.data.download import sha256_file
+
+
+def test_data_check_real_lsp_reports_2000_valid(data_root, capsys):
+    assert main(["data", "check", str(data_root / "lsp"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "samples: 2000, valid: 2000, unreadable images: 0" in out
+    assert "row 3 = occluded (1) / visible (0): 7.3% of joints occluded" in out
+
+
+def test_data_check_reports_bad_image_and_fails(tiny_lsp, capsys):
+    (tiny_lsp / "images" / "im0003.jpg").write_bytes(b"\xff\xd8 truncated")
+    (tiny_lsp / "images" / "im0004.jpg").unlink()
+    assert main(["data", "check", str(tiny_lsp), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "valid: 2, unreadable images: 2" in out and "im0003.jpg" in out and "im0004.jpg" in out
+    assert "NOT OK" in out
+
+
+def test_data_check_flags_inverted_polarity(tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    joints = np.ones((3, 14, 3))
+    joints[2] = 1  # everything "occluded": the polarity has been flipped somewhere
+    scipy.io.savemat(str(tmp_path / "joints.mat"), {"joints": joints})
+    for i in range(3):
+        Image.new("RGB", (20, 20)).save(tmp_path / "images" / f"im{i + 1:04d}.jpg")
+    assert main(["data", "check", str(tmp_path), "--quiet"]) == 1
+    assert "polarity inverted" in capsys.readouterr().out
+
+
+def test_user_mistakes_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[data]\nbogus = 1\n")
+    for args in (["data", "show", "--config", str(bad)], ["data", "check", str(tmp_path / "nope")]):
+        proc = subprocess.run([sys.executable, "-m", "blazepose.cli", *args], capture_output=True, text=True)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert "valid keys" in proc.stderr or "neither a known dataset" in proc.stderr
+
+
+def test_help_explains_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "check", "--help"])
+    assert exit_.value.code == 0
+    assert "flag polarit" in capsys.readouterr().out
+
+
+def test_data_show_writes_a_grid(data_root, tmp_path):
+    out = tmp_path / "grid.png"
+    assert (
+        main(
+            [
+                "data",
+                "show",
+                "lsp",
+                "--count",
+                "3",
+                "--columns",
+                "2",
+                "--output",
+                str(out),
+                "--data-root",
+                str(data_root),
+            ]
+        )
+        == 0
+    )
+    img = np.asarray(Image.open(out))
+    assert img.shape == (512, 512, 3)
+    # Left (blue) and right (red) joints are drawn in different colours.
+    blue = (img[..., 2] > 200) & (img[..., 0] < 80) & (img[..., 1] > 90) & (img[..., 1] < 150)
+    red = (img[..., 0] > 200) & (img[..., 1] < 100) & (img[..., 2] < 80)
+    assert blue.sum() > 20 and red.sum() > 20
+
+
+def _fake_archive(tmp_path, top="lsp_dataset"):
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    joints = np.zeros((3, 14, 1))
+    scipy.io.savemat(str(src / "joints.mat"), {"joints": joints})
+    Image.new("RGB", (10, 10)).save(src / "images" / "im0001.jpg")
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.rglob("*"):
+            zf.write(f, f"{top}/{f.relative_to(src)}")
+    return archive, sha256_file(src / "joints.mat")
+
+
+def test_download_from_a_local_url_with_checksums(tmp_path):
+    from blazepose.data.download import download_dataset
+
+    archive, joints_sha = _fake_archive(tmp_path)
+    folder = download_dataset(
+        "lsp",
+        tmp_path / "data",
+        url=archive.as_uri(),
+        sha256=sha256_file(archive),
+        joints_sha256=joints_sha,
+        progress=False,
+    )
+    assert folder == tmp_path / "data" / "lsp"
+    assert (folder / "joints.mat").is_file() and (folder / "images" / "im0001.jpg").is_file()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["lsp"]  # no .part, no zip left
+
+
+def test_download_rejects_wrong_checksums(tmp_path, capsys):
+    archive, _ = _fake_archive(tmp_path)
+    dest = tmp_path / "data"
+    assert main(["data", "download", "lsp", "--dest", str(dest), "--url", archive.as_uri(), "--sha256", "0" * 64]) == 2
+    assert "does not match" in capsys.readouterr().err
+    assert list(dest.iterdir()) == []  # nothing half-downloaded left behind
+    # Right archive, but its joints.mat is not the person-centric file the project expects.
+    assert main(["data", "download", "lsp", "--dest", str(dest), "--url", archive.as_uri()]) == 2
+    assert "person-centric" in capsys.readouterr().err
+
+
+def test_download_unreachable_url(tmp_path, capsys):
+    assert main(["data", "download", "lsp", "--dest", str(tmp_path), "--url", (tmp_path / "x.zip").as_uri()]) == 2
+    assert "could not download" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+import pytest
+
+from blazepose.config import Config, config_from_dict, config_to_dict, dumps_config, load_config, save_config
+from blazepose.errors import BlazePoseError
+
+
+def test_defaults_without_file():
+    cfg = load_config()
+    assert cfg == Config()
+    assert cfg.data.input_size == 256 and cfg.data.train_sets == ("lsp", "lspet")
+
+
+def test_file_holds_only_deltas(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('seed = 7\n[data]\nbatch_size = 8\ntrain_sets = ["lsp"]\n[augment]\nrotation_deg = 10\n')
+    cfg = load_config(path)
+    assert cfg.seed == 7 and cfg.data.batch_size == 8 and cfg.data.train_sets == ("lsp",)
+    assert cfg.augment.rotation_deg == 10.0 and isinstance(cfg.augment.rotation_deg, float)
+    assert cfg.data.input_size == Config().data.input_size  # untouched default
+
+
+def test_unknown_key_lists_valid_ones(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[data]\nbatch_sise = 8\n")
+    with pytest.raises(BlazePoseError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert "batch_sise" in msg and "batch_size" in msg and "input_size" in msg and str(path) in msg
+
+
+def test_unknown_section_rejected():
+    with pytest.raises(BlazePoseError, match="unknown key 'dta'.*data"):
+        load_config(None, ["dta.batch_size=3"])
+
+
+def test_overrides_are_coerced_to_the_field_type():
+    cfg = load_config(
+        None,
+        ["data.batch_size=16", "augment.flip_prob=0", "augment.enabled=false", "data.train_sets=lsp,coco", "seed=3"],
+    )
+    assert cfg.data.batch_size == 16 and isinstance(cfg.data.batch_size, int)
+    assert cfg.augment.flip_prob == 0.0 and isinstance(cfg.augment.flip_prob, float)
+    assert cfg.augment.enabled is False
+    assert cfg.data.train_sets == ("lsp", "coco")
+    assert cfg.seed == 3
+
+
+@pytest.mark.parametrize(
+    "override", ["data.batch_size=abc", "data.batch_size=1.5", "augment.enabled=maybe", "data.batch_size", "data=3"]
+)
+def test_bad_override_values(override):
+    with pytest.raises(BlazePoseError):
+        load_config(None, [override])
+
+
+def test_bad_toml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[data\n")
+    with pytest.raises(BlazePoseError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(BlazePoseError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_config_is_frozen():
+    cfg = Config()
+    with pytest.raises(AttributeError):
+        cfg.seed = 3  # type: ignore[misc]
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = load_config(None, ["data.batch_size=5", 'data.root=a "quoted" path', "data.train_sets=lsp"])
+    path = save_config(cfg, tmp_path / "run" / "config.toml")
+    assert load_config(path) == cfg
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+    assert "[augment]" in dumps_config(cfg)

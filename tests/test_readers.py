@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import scipy.io
+
+from blazepose.config import DataConfig
+from blazepose.data.coco import read_coco
+from blazepose.data.datasets import detect_dataset, load_split, lsp_val_indices, resolve_dataset
+from blazepose.data.lsp import read_lsp, read_lspet
+from blazepose.errors import BlazePoseError
+
+
+def test_lsp_polarity_on_the_real_file(data_root):
+    samples, problems = read_lsp(data_root / "lsp")
+    assert len(samples) == 2000 and problems == []
+    assert samples[0].image_path.endswith("im0001.jpg") and samples[-1].image_path.endswith("im2000.jpg")
+    raw = scipy.io.loadmat(str(data_root / "lsp" / "joints.mat"))["joints"]  # (3, 14, N), row 3 = occluded
+    vis = np.stack([s.visibility for s in samples])
+    np.testing.assert_array_equal(vis, 1 - raw[2].T)  # visible = not occluded
+    assert abs((1 - vis).mean() - 0.073) < 1e-9  # 7.3 % occluded (PROVENANCE)
+    assert all(s.mask.all() for s in samples)  # every LSP joint is annotated
+    np.testing.assert_allclose(samples[0].keypoints[0], raw[:2, 0, 0], rtol=1e-6)  # x, y of R ankle, im0001
+
+
+def test_lspet_polarity_on_the_real_file(data_root):
+    samples, problems = read_lspet(data_root / "lspet")
+    assert len(samples) == 10000 and problems == []
+    raw = scipy.io.loadmat(str(data_root / "lspet" / "joints.mat"))["joints"]  # (14, 3, N), col 3 = annotated
+    mask = np.stack([s.mask for s in samples])
+    np.testing.assert_array_equal(mask, raw[:, 2].T)
+    assert int(mask.sum()) == 123213  # annotated joints (PROVENANCE)
+    # im00001: right ankle is not annotated (flag 0, y < 0): masked, zeroed, not visible.
+    assert mask[0, 0] == 0 and samples[0].visibility[0] == 0 and (samples[0].keypoints[0] == 0).all()
+    assert samples[0].image_path.endswith("im00001.jpg")
+
+
+def _write_mat(path, joints):
+    scipy.io.savemat(str(path), {"joints": joints})
+
+
+def test_wrong_shape_names_file_and_expected_layout(tmp_path):
+    (tmp_path / "images").mkdir()
+    _write_mat(tmp_path / "joints.mat", np.zeros((14, 3, 5)))  # LSPet layout given to the LSP reader
+    with pytest.raises(BlazePoseError, match=r"joints\.mat.*\(14, 3, 5\).*expected \(3, 14, N\)"):
+        read_lsp(tmp_path)
+
+
+def test_truncated_mat_and_missing_key(tmp_path):
+    _write_mat(tmp_path / "joints.mat", np.zeros((3, 14, 5)))
+    data = (tmp_path / "joints.mat").read_bytes()
+    (tmp_path / "joints.mat").write_bytes(data[: len(data) // 2])
+    with pytest.raises(BlazePoseError, match="not a readable MATLAB"):
+        read_lsp(tmp_path)
+    scipy.io.savemat(str(tmp_path / "joints.mat"), {"points": np.zeros((3, 14, 5))})
+    with pytest.raises(BlazePoseError, match="no 'joints' array.*points"):
+        read_lsp(tmp_path)
+
+
+def test_nan_coordinates_are_masked_and_reported(tmp_path):
+    joints = np.ones((3, 14, 2))
+    joints[2] = 0
+    joints[0, 4, 1] = np.nan
+    _write_mat(tmp_path / "joints.mat", joints)
+    samples, problems = read_lsp(tmp_path)
+    assert samples[1].mask[4] == 0 and samples[1].mask.sum() == 13 and samples[0].mask.sum() == 14
+    assert len(problems) == 1 and "im0002.jpg" in problems[0] and "[4]" in problems[0]
+
+
+def test_flag_values_other_than_0_1_rejected(tmp_path):
+    joints = np.ones((3, 14, 2))
+    joints[2, 0, 0] = 2
+    _write_mat(tmp_path / "joints.mat", joints)
+    with pytest.raises(BlazePoseError, match="other than 0 and 1"):
+        read_lsp(tmp_path)
+
+
+def test_coco_reader(data_root):
+    folder = data_root / "coco_mini"
+    samples, problems = read_coco(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017")
+    assert len(samples) == 86 and problems == []  # 86 annotations with at least one keypoint
+    assert all(s.keypoints.shape == (17, 2) and s.box is not None for s in samples)
+    lsp_samples, _ = read_coco(
+        folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", to_lsp=True
+    )
+    assert all(s.keypoints.shape == (14, 2) and s.mask[13] == 0 for s in lsp_samples)
+
+
+def test_coco_bad_json(tmp_path):
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(BlazePoseError, match="not valid JSON"):
+        read_coco(tmp_path / "a.json", tmp_path)
+
+
+def test_standard_split(data_root):
+    cfg = DataConfig(root=str(data_root), train_sets=("lsp",), val_fraction=0.2)
+    train, val, test = (load_split(cfg, s) for s in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == (800, 200, 1000)
+    names = lambda ss: {s.name for s in ss}  # noqa: E731
+    assert names(test) == {f"im{i:04d}.jpg" for i in range(1001, 2001)}
+    assert not names(train) & names(val) and not (names(train) | names(val)) & names(test)
+    np.testing.assert_array_equal(lsp_val_indices(0.2, 0), lsp_val_indices(0.2, 0))
+    assert not np.array_equal(lsp_val_indices(0.2, 0), lsp_val_indices(0.2, 1))
+    full = load_split(DataConfig(root=str(data_root)), "train")
+    assert len(full) == 800 + 10000
+
+
+def test_detect_dataset_by_layout(data_root, tmp_path):
+    assert detect_dataset(data_root / "lsp") == "lsp"
+    assert detect_dataset(data_root / "lspet") == "lspet"
+    assert detect_dataset(data_root / "coco_mini") == "coco"
+    assert resolve_dataset("lsp", data_root)[1] == (data_root / "lsp").resolve()
+    with pytest.raises(BlazePoseError, match="not a dataset folder"):
+        detect_dataset(tmp_path)
+    with pytest.raises(BlazePoseError, match="neither a known dataset"):
+        resolve_dataset("no-such-thing")
