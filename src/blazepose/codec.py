@@ -47,20 +47,24 @@ class Codec:
     def encode(self, xy_input: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         """One person's (K, 2) joints in input pixels -> training targets.
 
-        Returns ``heatmap`` (H, W, K) Gaussians with peak value 1 at the exact (sub-pixel) joint,
-        ``offset`` (H, W, 2K), ``offset_weight`` (H, W, 2K) (1 within offset_radius of an annotated joint),
-        ``heatmap_weight`` (K,) (= mask), ``joints`` (K, 2) normalized coordinates.
+        Returns ``heatmap`` (H, W, K): Gaussians with peak value 1 at the heatmap pixel nearest each joint
+        (the sub-pixel remainder is the offsets' job); ``offset`` (H, W, 2K) and ``offset_weight``
+        (H, W, 2K) (1 within offset_radius of that pixel); ``heatmap_weight`` (K,) (= mask); ``joints``
+        (K, 2) normalized coordinates.
         """
         size = self.heatmap_size
         uv = self.input_to_heat(xy_input)  # (K, 2)
+        centre = np.floor(uv + 0.5)  # nearest pixel (halves round up)
         grid = np.arange(size, dtype=np.float32)
         du = grid[None, :] - uv[:, 0:1]  # (K, W): i - u
         dv = grid[None, :] - uv[:, 1:2]  # (K, H): j - v
-        gx = np.exp(-(du**2) / (2 * self.sigma**2))
-        gy = np.exp(-(dv**2) / (2 * self.sigma**2))
+        cu = grid[None, :] - centre[:, 0:1]  # (K, W): i - round(u)
+        cv = grid[None, :] - centre[:, 1:2]
+        gx = np.exp(-(cu**2) / (2 * self.sigma**2))
+        gy = np.exp(-(cv**2) / (2 * self.sigma**2))
         m = np.asarray(mask, np.float32)
         heatmap = np.einsum("kh,kw->hwk", gy, gx) * m  # (H, W, K), separable Gaussian
-        near = (dv[:, :, None] ** 2 + du[:, None, :] ** 2) <= self.offset_radius**2  # (K, H, W)
+        near = (cv[:, :, None] ** 2 + cu[:, None, :] ** 2) <= self.offset_radius**2  # (K, H, W)
         near = np.transpose(near, (1, 2, 0)) * m  # (H, W, K)
         offset = np.empty((size, size, 2 * len(m)), np.float32)
         offset[..., 0::2] = -du.T[None, :, :]  # u - i
