@@ -74,3 +74,16 @@ def test_saved_config_round_trips(tmp_path):
     assert load_config(path) == cfg
     assert config_from_dict(config_to_dict(cfg)) == cfg
     assert "[augment]" in dumps_config(cfg)
+
+
+@pytest.mark.parametrize("override", ["model.variant=huge", "model.head=mlp", "data.train_sets=lsp,mpii"])
+def test_choices_are_checked(override):
+    with pytest.raises(BlazePoseError, match="is not one of"):
+        load_config(None, [override])
+
+
+def test_readers_match_the_config_choices():
+    from blazepose.config import CHOICES
+    from blazepose.data.datasets import READERS
+
+    assert set(CHOICES["data.train_sets"]) == set(READERS)

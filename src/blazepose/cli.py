@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from blazepose import __version__
 from blazepose.errors import BlazePoseError
@@ -20,6 +21,9 @@ examples:
   blazepose data show lsp --count 16 --output grid.png
                                               what the network is fed, skeletons drawn after augmentation
   blazepose data download lsp --dest data/    fetch a public archive (sha256-checked)
+  blazepose info --variant lite               parameters and FLOPs
+  blazepose train --config configs/smoke.toml --run-dir runs/smoke
+  blazepose train --run-dir runs/smoke --resume
 """
 
 
@@ -88,6 +92,25 @@ def cmd_data_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from blazepose.training.train import train
+
+    cfg = _config(args)
+    run_dir = args.run_dir or f"runs/{Path(args.config).stem if args.config else 'default'}"
+    summary = train(cfg, run_dir, resume=args.resume)
+    print(f"done: {summary['run_dir']}/model.keras")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from blazepose.config import load_config
+    from blazepose.models.info import model_info
+
+    overrides = list(args.overrides) + ([f"model.variant={args.variant}"] if args.variant else [])
+    print(model_info(load_config(args.config, overrides)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose",
@@ -150,6 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--url", help="another address for the archive (a mirror, or file:///path.zip)")
     dl.add_argument("--sha256", help="expected sha256 of the archive")
     dl.set_defaults(func=cmd_data_download)
+
+    tr = commands.add_parser(
+        "train",
+        help="two-phase training (heatmap, then regression [, fine-tune]) with validation-based selection",
+        description="Phase 1 trains the backbone and heatmap head, phase 2 the regression head from the best "
+        "phase-1 epoch (chosen on the validation split), an optional phase 3 fine-tunes everything. "
+        "Checkpoints, logs and curves go to the run directory; --resume continues an interrupted run.",
+    )
+    _add_config_args(tr)
+    tr.add_argument("--run-dir", help="where checkpoints and logs go (default runs/<config name>)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    tr.set_defaults(func=cmd_train)
+
+    info = commands.add_parser(
+        "info",
+        help="parameter counts (whole model and each sub-model) and forward FLOPs per image",
+        description="Build the network from the config and print its parameter counts and FLOPs.",
+    )
+    info.add_argument("--variant", choices=["full", "lite"], help="model size (default: the config's)")
+    info.add_argument("--config", metavar="FILE", help="TOML config file")
+    info.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides")
+    info.set_defaults(func=cmd_info)
     return parser
 
 

@@ -55,10 +55,76 @@ class AugmentConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    variant: str = "full"  # "full" (about 3.5 M parameters) or "lite" (about 1.3 M)
+    # Output head: "linear_xyv", "xy_linear_v_sigmoid_concat" or "xy_linear_v_sigmoid_separate".
+    head: str = "xy_linear_v_sigmoid_separate"
+    kernel_size: int = 3  # depthwise kernel of every BlazeBlock (the reference: 3; the paper's family: 5)
+    batch_norm: bool = True
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    # "focal": heatmap outputs are logits, penalty-reduced focal loss (CenterNet); "mse": they regress the
+    # Gaussians with squared error. Either is summed over pixels and averaged over annotated joints.
+    heatmap_type: str = "focal"
+    heatmap: float = 1.0
+    offset: float = 1.0  # L1 in heatmap pixels, within offset_radius of each joint
+    coordinate: float = 1.0  # L1 on normalized [0, 1] coordinates, annotated joints only
+    visibility: float = 0.1  # binary cross-entropy (MSE for the linear_xyv head)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # Phase 1 trains backbone + heatmap head; phase 2 the regression head (from the best phase-1 epoch);
+    # phase 3 (optional) fine-tunes everything. 0 epochs skips a phase.
+    heatmap_epochs: int = 60
+    regression_epochs: int = 40
+    finetune_epochs: int = 0
+    heatmap_lr: float = 1e-3
+    regression_lr: float = 1e-3
+    finetune_lr: float = 1e-4
+    warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to lr x final_lr_fraction
+    final_lr_fraction: float = 0.01
+    weight_decay: float = 1e-4  # AdamW
+    clipnorm: float = 5.0
+    steps_per_epoch: int = 0  # 0 = one pass over the training split
+    val_samples: int = 0  # 0 = the whole validation split
+    # "auto": MirroredStrategy over all GPUs when there are several, else the default; "mirrored",
+    # "multi_worker" (reads TF_CONFIG) or "default".
+    strategy: str = "auto"
+    mixed_precision: str = "auto"  # "auto" = mixed_float16 when a GPU is present; "on" / "off"
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+# Settings that take one of a few values (each element, for lists). The model tables in models/blazepose.py
+# and the readers in data/datasets.py must agree with these (a test checks).
+CHOICES = {
+    "data.train_sets": ("lsp", "lspet", "coco"),
+    "model.variant": ("full", "lite"),
+    "loss.heatmap_type": ("mse", "focal"),
+    "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),
+    "train.strategy": ("auto", "default", "mirrored", "multi_worker"),
+    "train.mixed_precision": ("auto", "on", "off"),
+}
+
+
+def _check_choice(dotted: str, value: Any, where: str) -> None:
+    allowed = CHOICES.get(dotted)
+    if allowed is None:
+        return
+    for item in value if isinstance(value, tuple) else (value,):
+        if item not in allowed:
+            raise BlazePoseError(f"{where}: {item!r} is not one of {', '.join(allowed)}")
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -103,8 +169,11 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     raise TypeError(f"unsupported field type {typ}")
 
 
-def _build(cls: type, values: Mapping[str, Any], where: str, base: Any) -> Any:
-    """A `cls` instance: `base` with `values` (a nested mapping) applied, every key validated."""
+def _build(cls: type, values: Mapping[str, Any], where: str, base: Any, prefix: str = "") -> Any:
+    """A `cls` instance: `base` with `values` (a nested mapping) applied, every key validated.
+
+    `where` names the source in messages (a file, --set); `prefix` is the dotted path of `cls` in Config.
+    """
     types_ = _field_types(cls)
     changes = {}
     for key, value in values.items():
@@ -112,12 +181,14 @@ def _build(cls: type, values: Mapping[str, Any], where: str, base: Any) -> Any:
             raise BlazePoseError(f"{where}: unknown key {key!r}; valid keys: {', '.join(sorted(types_))}")
         typ = types_[key]
         name = f"{where}.{key}" if where else key
+        dotted = f"{prefix}{key}"
         if dataclasses.is_dataclass(typ):
             if not isinstance(value, Mapping):
                 raise BlazePoseError(f"{name}: expected a [{key}] section (a table), got {value!r}")
-            changes[key] = _build(typ, value, name, getattr(base, key))
+            changes[key] = _build(typ, value, name, getattr(base, key), prefix=f"{dotted}.")
         else:
             changes[key] = _coerce(value, typ, name)
+            _check_choice(dotted, changes[key], name)
     return dataclasses.replace(base, **changes)
 
 

@@ -1,0 +1,213 @@
+"""The BlazePose network: backbone, heatmap head (decoder + heatmap/offset outputs), regression head.
+
+    image (S, S, 3) 0..255
+      -> backbone:        s1 (S/2) ... s5 (S/32)                       BlazeBlocks, stride-2 stages
+      -> heatmap_head:    features (S/4) = decoder over s5..s2 with skip connections
+                          heatmap (S/4, S/4, K), offset (S/4, S/4, 2K)  (training supervision only)
+      -> regression_head: stop_gradient(features, s3, s4, s5) -> joints (K, 2|3) [+ visibility (K,)]
+
+The regression head sees the backbone and decoder only through a stop-gradient, so its loss never trains
+them (the paper's design). The inference model keeps the decoder features and drops the heatmap/offset
+output layers. Variants (Full/Lite) and output heads are entries in the tables below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from blazepose.models.layers import BlazeBlock, Normalize, StopGradient
+
+
+@dataclass(frozen=True)
+class Variant:
+    stage_channels: tuple[int, ...]  # s1..s5 (strides 2, 4, 8, 16, 32)
+    stage_blocks: tuple[int, ...]  # BlazeBlocks per stage (the first of s2..s5 has stride 2)
+    decoder_channels: int  # width of the heatmap decoder
+    regression_channels: tuple[int, ...]  # regression encoder at strides 8, 16, 32, 64
+    regression_blocks: tuple[int, ...]
+
+
+VARIANTS = {
+    # Sized to the paper's parameter counts (Full 3.5 M, Lite 1.3 M; checked by a test within 10 %).
+    "full": Variant((24, 48, 96, 192, 288), (2, 3, 4, 6, 7), 64, (128, 192, 288, 384), (3, 4, 6, 8)),
+    "lite": Variant((16, 32, 64, 128, 192), (1, 2, 3, 4, 5), 48, (64, 128, 192, 256), (2, 3, 4, 6)),
+}
+
+
+# Output layers compute in float32 even under a mixed-precision policy.
+F32 = {"dtype": "float32"}
+# Normalized coordinates start at the centre of the crop, with small kernels so they stay near it.
+CENTRE = keras.initializers.Constant(0.5)
+SMALL = keras.initializers.RandomNormal(stddev=1e-3)
+
+
+def _dense_xy_v(x, k: int):
+    xy = layers.Reshape((k, 2), name="xy", **F32)(
+        layers.Dense(2 * k, name="xy_dense", kernel_initializer=SMALL, bias_initializer=CENTRE, **F32)(x)
+    )
+    v = layers.Dense(k, activation="sigmoid", name="v_dense", kernel_initializer=SMALL, **F32)(x)
+    return xy, v
+
+
+def _head_linear_xyv(x, k: int) -> dict:
+    """(a) one linear layer for x, y and v (v trained as a plain regression target, like the seed)."""
+    return {
+        "joints": layers.Reshape((k, 3), name="joints", **F32)(
+            layers.Dense(3 * k, name="xyv_dense", kernel_initializer=SMALL, bias_initializer=CENTRE, **F32)(x)
+        )
+    }
+
+
+def _head_concat(x, k: int) -> dict:
+    """(b) linear x, y and sigmoid v, concatenated into one (K, 3) output."""
+    xy, v = _dense_xy_v(x, k)
+    v = layers.Reshape((k, 1), name="v_column", **F32)(v)
+    return {"joints": layers.Concatenate(axis=-1, name="joints", **F32)([xy, v])}
+
+
+def _head_separate(x, k: int) -> dict:
+    """(c) the same as two named outputs: joints (K, 2) and visibility (K,)."""
+    xy, v = _dense_xy_v(x, k)
+    return {
+        "joints": layers.Identity(name="joints", **F32)(xy),
+        "visibility": layers.Identity(name="visibility", **F32)(v),
+    }
+
+
+@dataclass(frozen=True)
+class Head:
+    build: Callable  # (features, K) -> dict of named outputs
+    linear_visibility: bool  # visibility is a linear output (squared-error loss), not a probability
+
+
+HEADS = {
+    "linear_xyv": Head(_head_linear_xyv, linear_visibility=True),
+    "xy_linear_v_sigmoid_concat": Head(_head_concat, linear_visibility=False),
+    "xy_linear_v_sigmoid_separate": Head(_head_separate, linear_visibility=False),
+}
+
+
+def _stage(x, filters: int, blocks: int, kernel: int, bn: bool, name: str, first_stride: int = 1):
+    for i in range(blocks):
+        x = BlazeBlock(filters, kernel, first_stride if i == 0 else 1, bn, name=f"{name}_block{i}")(x)
+    return x
+
+
+def _conv_bn_relu(x, filters: int, kernel: int, strides: int, bn: bool, name: str):
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=not bn, name=f"{name}_conv")(x)
+    if bn:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def build_backbone(input_size: int, v: Variant, kernel: int, bn: bool) -> keras.Model:
+    image = keras.Input((input_size, input_size, 3), name="image")
+    x = Normalize(name="normalize")(image)
+    x = _conv_bn_relu(x, v.stage_channels[0], 3, 2, bn, "stem")
+    outputs = {}
+    for i, (c, n) in enumerate(zip(v.stage_channels, v.stage_blocks, strict=True)):
+        x = _stage(x, c, n, kernel, bn, f"s{i + 1}", first_stride=1 if i == 0 else 2)
+        outputs[f"s{i + 1}"] = x
+    return keras.Model(image, outputs, name="backbone")
+
+
+def build_heatmap_head(
+    backbone: keras.Model, v: Variant, kernel: int, bn: bool, k: int, heatmap_bias: float = 0.0
+) -> keras.Model:
+    shapes = {name: t.shape[1:] for name, t in backbone.output.items()}
+    inputs = {name: keras.Input(shapes[name], name=name) for name in ("s2", "s3", "s4", "s5")}
+    d = v.decoder_channels
+    x = _conv_bn_relu(inputs["s5"], d, 1, 1, bn, "dec5")
+    for level in (4, 3, 2):
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"dec{level}_up")(x)
+        skip = _conv_bn_relu(inputs[f"s{level}"], d, 1, 1, bn, f"dec{level}_skip")
+        x = layers.Add(name=f"dec{level}_add")([x, skip])
+        x = BlazeBlock(d, kernel, 1, bn, name=f"dec{level}_block")(x)
+    features = layers.Identity(name="features")(x)
+    bias = keras.initializers.Constant(heatmap_bias)  # outputs start flat (SMALL kernels)
+    heatmap = layers.Conv2D(k, 1, name="heatmap", kernel_initializer=SMALL, bias_initializer=bias, **F32)(features)
+    offset = layers.Conv2D(2 * k, 1, name="offset", kernel_initializer=SMALL, **F32)(features)
+    return keras.Model(inputs, {"features": features, "heatmap": heatmap, "offset": offset}, name="heatmap_head")
+
+
+def build_regression_head(
+    backbone: keras.Model, heatmap_head: keras.Model, v: Variant, kernel: int, bn: bool, k: int, head: str
+) -> keras.Model:
+    shapes = {name: t.shape[1:] for name, t in backbone.output.items()}
+    inputs = {
+        "features": keras.Input(heatmap_head.output["features"].shape[1:], name="features"),
+        **{name: keras.Input(shapes[name], name=name) for name in ("s3", "s4", "s5")},
+    }
+    x = inputs["features"]
+    skips = ("s3", "s4", "s5", None)
+    for i, (c, n, skip) in enumerate(zip(v.regression_channels, v.regression_blocks, skips, strict=True)):
+        x = BlazeBlock(c, kernel, 2, bn, name=f"reg{i}_down")(x)
+        if skip is not None:
+            x = layers.Add(name=f"reg{i}_add")([x, _conv_bn_relu(inputs[skip], c, 1, 1, bn, f"reg{i}_skip")])
+        x = _stage(x, c, n, kernel, bn, f"reg{i}")
+    x = layers.Flatten(name="reg_flatten")(x)
+    return keras.Model(inputs, HEADS[head].build(x, k), name="regression_head")
+
+
+def build_blazepose(
+    variant: str = "full",
+    input_size: int = 256,
+    num_joints: int = 14,
+    head: str = "xy_linear_v_sigmoid_separate",
+    kernel_size: int = 3,
+    batch_norm: bool = True,
+    heatmap_bias: float = 0.0,
+) -> keras.Model:
+    """The training model: image -> {'heatmap', 'offset', 'joints'[, 'visibility']}, with named sub-models.
+
+    `heatmap_bias` initialises the heatmap output's bias (about -2.2 for focal-loss logits, a 10 % prior).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; known: {', '.join(HEADS)}")
+    if input_size % 32:
+        raise ValueError(f"input_size must be a multiple of 32, got {input_size}")
+    v = VARIANTS[variant]
+    backbone = build_backbone(input_size, v, kernel_size, batch_norm)
+    heatmap_head = build_heatmap_head(backbone, v, kernel_size, batch_norm, num_joints, heatmap_bias)
+    regression_head = build_regression_head(backbone, heatmap_head, v, kernel_size, batch_norm, num_joints, head)
+
+    image = keras.Input((input_size, input_size, 3), name="image")
+    stages = backbone(image)
+    hm = heatmap_head({name: stages[name] for name in ("s2", "s3", "s4", "s5")})
+    reg_in = {"features": StopGradient(name="stop_features")(hm["features"])}
+    reg_in.update({name: StopGradient(name=f"stop_{name}")(stages[name]) for name in ("s3", "s4", "s5")})
+    outputs = {"heatmap": hm["heatmap"], "offset": hm["offset"], **regression_head(reg_in)}
+    return keras.Model(image, outputs, name=f"blazepose_{variant}")
+
+
+def build_from_config(cfg) -> keras.Model:
+    m = cfg.model
+    bias = FOCAL_PRIOR_BIAS if cfg.loss.heatmap_type == "focal" else 0.0
+    return build_blazepose(m.variant, cfg.data.input_size, 14, m.head, m.kernel_size, m.batch_norm, bias)
+
+
+# log(0.1 / 0.9): focal-loss logits start at a 10 % probability everywhere (CenterNet's prior).
+FOCAL_PRIOR_BIAS = -2.19
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """image -> joints [+ visibility]: the heatmap and offset output layers removed (shares weights)."""
+    backbone = model.get_layer("backbone")
+    heatmap_head = model.get_layer("heatmap_head")
+    regression_head = model.get_layer("regression_head")
+    decoder = keras.Model(heatmap_head.input, heatmap_head.get_layer("features").output, name="decoder")
+    image = keras.Input(model.input.shape[1:], name="image")
+    stages = backbone(image)
+    features = decoder({name: stages[name] for name in ("s2", "s3", "s4", "s5")})
+    outputs = regression_head({"features": features, **{name: stages[name] for name in ("s3", "s4", "s5")}})
+    return keras.Model(image, outputs, name=model.name + "_inference")
+
+
+def count_params(model: keras.Model) -> int:
+    return int(sum(w.numpy().size for w in model.weights if "seed_generator" not in w.path))

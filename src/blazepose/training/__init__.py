@@ -1,0 +1,1 @@
+"""Two-phase training: phases (freeze + re-compile), checkpoints, the run directory."""

@@ -1,0 +1,143 @@
+"""Training phases switch by structure: whole named sub-models are frozen, then the model is re-compiled.
+
+Keras only honours a change of ``trainable`` at the next ``compile``, so ``compile_for_phase`` always does
+both. A frozen sub-model's BatchNorm layers also run in inference mode, so its weights stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from blazepose.config import Config
+from blazepose.losses import LOSS_NAMES, compute_losses
+from blazepose.models.blazepose import HEADS
+
+SUB_MODELS = ("backbone", "heatmap_head", "regression_head")
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    trainable: tuple[str, ...]  # sub-models trained in this phase
+    losses: tuple[str, ...]  # losses minimised
+    metric: str  # what the validation PCK is decoded from: "heatmap" or "joints"
+
+
+PHASES = {
+    "heatmap": Phase("heatmap", ("backbone", "heatmap_head"), ("heatmap", "offset"), "heatmap"),
+    "regression": Phase("regression", ("regression_head",), ("coordinate", "visibility"), "joints"),
+    "finetune": Phase("finetune", SUB_MODELS, LOSS_NAMES, "joints"),
+}
+
+
+def phase_epochs(cfg: Config) -> dict[str, int]:
+    t = cfg.train
+    return {"heatmap": t.heatmap_epochs, "regression": t.regression_epochs, "finetune": t.finetune_epochs}
+
+
+def phase_lr(cfg: Config, phase: str) -> float:
+    return {"heatmap": cfg.train.heatmap_lr, "regression": cfg.train.regression_lr, "finetune": cfg.train.finetune_lr}[
+        phase
+    ]
+
+
+@keras.saving.register_keras_serializable(package="blazepose")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up over `warmup_steps`, then cosine decay to `peak x final_fraction` at `total_steps`."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int, final_fraction: float):
+        self.peak = float(peak)
+        self.total_steps = int(max(total_steps, 1))
+        self.warmup_steps = int(warmup_steps)
+        self.final_fraction = float(final_fraction)
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warm = self.peak * (step + 1.0) / max(self.warmup_steps, 1)
+        progress = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+        floor = self.peak * self.final_fraction
+        cosine = floor + (self.peak - floor) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        return ops.where(step < self.warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps,
+            "final_fraction": self.final_fraction,
+        }
+
+
+class PoseTrainer(keras.Model):
+    """Wraps the network for ``fit``: the phase picks which sub-models train and which losses count.
+
+    Only the wrapped network is ever saved; the wrapper holds the training logic.
+    """
+
+    def __init__(self, net: keras.Model, cfg: Config):
+        super().__init__(name="trainer")
+        self.net = net
+        self.cfg = cfg
+        self.linear_visibility = HEADS[cfg.model.head].linear_visibility
+        self.phase = PHASES["heatmap"]
+        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in LOSS_NAMES}
+
+    def call(self, inputs, training=False):
+        if self.phase.name == "heatmap":
+            # The regression head neither trains nor counts in this phase: skip its forward pass.
+            stages = self.net.get_layer("backbone")(inputs, training=training)
+            hm = self.net.get_layer("heatmap_head")({k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=training)
+            return {"heatmap": hm["heatmap"], "offset": hm["offset"]}
+        return self.net(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
+        weights = {
+            "heatmap": self.cfg.loss.heatmap,
+            "offset": self.cfg.loss.offset,
+            "coordinate": self.cfg.loss.coordinate,
+            "visibility": self.cfg.loss.visibility,
+        }
+        total = 0.0
+        for name in self.phase.losses:
+            total = total + weights[name] * parts[name]
+            self.trackers[name].update_state(parts[name])
+        # Keras sums the replicas' gradients under tf.distribute: scale by 1 / replicas, as its own losses do.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return total / replicas if replicas > 1 else total
+
+    @property
+    def metrics(self):
+        tracked = [self._loss_tracker] if getattr(self, "_loss_tracker", None) is not None else []
+        return tracked + [self.trackers[name] for name in self.phase.losses]
+
+
+def set_phase(net: keras.Model, phase: str) -> None:
+    """Freeze every sub-model this phase does not train (whole sub-models, by name)."""
+    for name in SUB_MODELS:
+        net.get_layer(name).trainable = name in PHASES[phase].trainable
+
+
+def make_optimizer(cfg: Config, phase: str, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    epochs = phase_epochs(cfg)[phase]
+    schedule = WarmupCosine(
+        phase_lr(cfg, phase),
+        total_steps=epochs * steps_per_epoch,
+        warmup_steps=int(round(cfg.train.warmup_epochs * steps_per_epoch)),
+        final_fraction=cfg.train.final_lr_fraction,
+    )
+    return keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=cfg.train.weight_decay, clipnorm=cfg.train.clipnorm or None
+    )
+
+
+def compile_for_phase(trainer: PoseTrainer, phase: str, steps_per_epoch: int) -> None:
+    """Switch `trainer` to `phase`: freeze/unfreeze sub-models, fresh optimizer, re-compile (always)."""
+    set_phase(trainer.net, phase)
+    trainer.phase = PHASES[phase]
+    trainer.compile(optimizer=make_optimizer(trainer.cfg, phase, steps_per_epoch), jit_compile=False)

@@ -1,0 +1,306 @@
+"""``blazepose train``: the run directory, the phases in order, validation-based selection, resume.
+
+Run directory::
+
+    config.toml            resolved config (every key)
+    state.json             per phase: epochs done, best epoch, best validation PCK, history
+    <phase>/last.npz       weights + optimizer + state after the last finished epoch (for --resume)
+    <phase>/best.npz       weights of the epoch with the best validation PCK (the next phase starts here)
+    <phase>/log.csv        Keras CSV log per epoch (losses, val_pck, lr)
+    tensorboard/<phase>/   TensorBoard logs
+    curves.png             losses and validation PCK per epoch, every phase
+    model.keras            the final network (best epoch of the last phase), all outputs
+
+Validation PCK@0.2 is measured on the validation split carved from LSP's train half, on person crops, decoded
+from the heatmaps (+ offsets) in the heatmap phase and from the regressed joints afterwards. The test half is
+never touched here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from blazepose.codec import Codec
+from blazepose.config import Config, load_config, save_config
+from blazepose.data.datasets import load_split
+from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
+from blazepose.errors import BlazePoseError
+from blazepose.evaluation.functional import pck, torso_size
+from blazepose.training.checkpoint import atomic_write, load_checkpoint, read_state, save_checkpoint
+from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase, phase_epochs
+
+
+# --- devices ----------------------------------------------------------------------------------------------
+def make_strategy(name: str):
+    """tf.distribute strategy by name; 'mirrored' uses every GPU, or every logical CPU when there is none."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise BlazePoseError(f"train.strategy: unknown {name!r}; expected auto, default, mirrored or multi_worker")
+
+
+def set_precision(mode: str) -> str:
+    import tensorflow as tf
+
+    if mode not in ("auto", "on", "off"):
+        raise BlazePoseError(f"train.mixed_precision: expected auto, on or off, got {mode!r}")
+    on = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
+    policy = "mixed_float16" if on else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+# --- validation -------------------------------------------------------------------------------------------
+class ValidationSet:
+    """The validation split as arrays: person crops (no augmentation) and their joints in input pixels."""
+
+    def __init__(self, cfg: Config, limit: int = 0):
+        samples = load_split(cfg.data, "val")
+        samples = samples[:limit] if limit else samples
+        codec = Codec.from_config(cfg.data)
+        rng = np.random.default_rng(0)
+        examples = [load_example(s, rng, cfg, codec, train=False) for s in samples]
+        self.codec = codec
+        self.images = np.stack([e["image"] for e in examples])
+        self.joints = codec.denormalize(np.stack([e["joints"] for e in examples]))
+        self.mask = np.stack([e["mask"] for e in examples])
+
+    def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
+        out = net.predict(self.images, batch_size=batch_size, verbose=0)
+        if source == "heatmap":
+            pred, _ = self.codec.decode(out["heatmap"], out["offset"])
+        else:
+            pred = self.codec.denormalize(out["joints"][..., :2])
+        return pck(pred, self.joints, self.mask, torso_size(self.joints, self.mask), 0.2).mean
+
+
+class Validation(keras.callbacks.Callback):
+    def __init__(self, val: ValidationSet, source: str, batch_size: int):
+        super().__init__()
+        self.val, self.source, self.batch_size = val, source, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_pck"] = self.val.score(self.model.net, self.source, self.batch_size)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss and remembers where."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed: tuple[int, int, float] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.failed = (self.epoch, batch, float(loss))
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """After each good epoch: best.npz when validation PCK improved, then last.npz, then state.json."""
+
+    def __init__(self, run: Run, phase: str, guard: NaNGuard):
+        super().__init__()
+        self.run, self.phase, self.guard = run, phase, guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.failed is not None:
+            return
+        logs = logs or {}
+        record = {k: float(v) for k, v in logs.items() if np.isscalar(v) or np.ndim(v) == 0}
+        record["epoch"] = epoch + 1
+        p = self.run.state["phases"].setdefault(self.phase, {"epochs_done": 0, "history": []})
+        p["history"].append(record)
+        p["epochs_done"] = epoch + 1
+        val = record.get("val_pck", float("nan"))
+        if "best_val_pck" not in p or val > p["best_val_pck"]:
+            p["best_val_pck"], p["best_epoch"] = val, epoch + 1
+            save_checkpoint(self.run.phase_dir(self.phase) / "best.npz", self.model.net, state=dict(p))
+        save_checkpoint(self.run.phase_dir(self.phase) / "last.npz", self.model.net, self.model.optimizer, dict(p))
+        self.run.save_state()
+        self.run.plot_curves()
+
+
+# --- the run directory ------------------------------------------------------------------------------------
+class Run:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.state: dict = {"phases": {}}
+
+    def phase_dir(self, phase: str) -> Path:
+        return self.path / phase
+
+    def save_state(self) -> None:
+        atomic_write(self.path / "state.json", lambda f: f.write(json.dumps(self.state, indent=1).encode()))
+
+    def load_state(self) -> None:
+        self.state = json.loads((self.path / "state.json").read_text())
+        # A phase's last.npz may be one epoch ahead of state.json (killed in between): it is the truth.
+        for phase in PHASES:
+            last = self.phase_dir(phase) / "last.npz"
+            if last.is_file():
+                saved = read_state(last)
+                current = self.state["phases"].get(phase, {})
+                if saved.get("epochs_done", 0) > current.get("epochs_done", 0):
+                    self.state["phases"][phase] = {**saved, "done": False}
+
+    def plot_curves(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax_loss, ax_pck) = plt.subplots(1, 2, figsize=(11, 4))
+        offset = 0
+        for phase in PHASES:
+            history = self.state["phases"].get(phase, {}).get("history", [])
+            if not history:
+                continue
+            x = [offset + h["epoch"] for h in history]
+            ax_loss.plot(x, [h.get("loss", np.nan) for h in history], label=f"{phase} loss")
+            ax_pck.plot(x, [100 * h.get("val_pck", np.nan) for h in history], marker="o", ms=3, label=phase)
+            offset = x[-1]
+        ax_loss.set(xlabel="epoch (all phases)", ylabel="training loss", yscale="log", title="Training loss")
+        ax_pck.set(xlabel="epoch (all phases)", ylabel="PCK@0.2 (%)", title="Validation PCK@0.2 (person crops)")
+        for ax in (ax_loss, ax_pck):
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        atomic_write(self.path / "curves.png", lambda f: fig.savefig(f, format="png", dpi=100))
+        plt.close(fig)
+
+
+def _verbose() -> int:
+    return 1 if sys.stdout.isatty() else 2
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int | None = None) -> dict:
+    """Run (or resume) every phase with epochs > 0; returns the summary also written to summary.json."""
+    run = Run(run_dir)
+    if resume:
+        if not (run.path / "config.toml").is_file() or not (run.path / "state.json").is_file():
+            raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
+        cfg = load_config(run.path / "config.toml")  # the run's own config wins
+        run.load_state()
+    else:
+        if (run.path / "state.json").exists():
+            raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.path / "config.toml")
+        run.save_state()
+    verbose = _verbose() if verbose is None else verbose
+    # Our tf.data pipeline shuffles itself; Keras' note about its own shuffle flag is noise here.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+
+    keras.utils.set_random_seed(cfg.seed)
+    policy = set_precision(cfg.train.mixed_precision)
+    strategy = make_strategy(cfg.train.strategy)
+    train_samples = load_split(cfg.data, "train")
+    batch = cfg.data.batch_size
+    if batch % strategy.num_replicas_in_sync:
+        raise BlazePoseError(f"data.batch_size {batch} must divide by the {strategy.num_replicas_in_sync} replicas")
+    steps = cfg.train.steps_per_epoch or max(len(train_samples) // batch, 1)
+    skipped = SkipCounter()
+    train_ds = make_dataset(train_samples, cfg, train=True, skipped=skipped).repeat()
+    val = ValidationSet(cfg, cfg.train.val_samples)
+    print(
+        f"training on {len(train_samples)} samples ({', '.join(cfg.data.train_sets)}), validating on "
+        f"{len(val.images)}; {steps} steps of {batch} per epoch; {strategy.num_replicas_in_sync} replica(s), "
+        f"{policy}; run directory {run.path}",
+        flush=True,
+    )
+
+    from blazepose.models.blazepose import build_from_config
+
+    with strategy.scope():
+        net = build_from_config(cfg)
+        trainer = PoseTrainer(net, cfg)
+    previous: str | None = None
+    for phase, epochs in phase_epochs(cfg).items():
+        if epochs <= 0:
+            continue
+        pstate = run.state["phases"].get(phase, {})
+        if pstate.get("done"):
+            previous = phase
+            continue
+        with strategy.scope():
+            compile_for_phase(trainer, phase, steps)
+            done = pstate.get("epochs_done", 0)
+            if done > 0:
+                load_checkpoint(run.phase_dir(phase) / "last.npz", net, trainer.optimizer)
+                print(f"[{phase}] resuming after epoch {done}", flush=True)
+            elif previous is not None:
+                load_checkpoint(run.phase_dir(previous) / "best.npz", net)
+                best = run.state["phases"][previous]
+                print(f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
+                      f"(validation PCK@0.2 {100 * best['best_val_pck']:.1f} %)", flush=True)  # fmt: skip
+        guard = NaNGuard()
+        callbacks = [
+            Validation(val, PHASES[phase].metric, batch),
+            guard,
+            Checkpointer(run, phase, guard),
+            keras.callbacks.CSVLogger(str(run.phase_dir(phase) / "log.csv"), append=True),
+            keras.callbacks.TensorBoard(str(run.path / "tensorboard" / phase), write_graph=False),
+        ]
+        run.phase_dir(phase).mkdir(parents=True, exist_ok=True)
+        start = time.time()
+        trainer.fit(
+            train_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose
+        )
+        if guard.failed is not None:
+            epoch, step, value = guard.failed
+            last = run.phase_dir(phase) / "last.npz"
+            kept = f"the last good checkpoint is {last}" if last.exists() else "no epoch had finished yet"
+            raise BlazePoseError(
+                f"[{phase}] the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped and "
+                f"{kept}. Lower the learning rate (e.g. --set train.{phase}_lr=...) and --resume."
+            )
+        p = run.state["phases"][phase]
+        p["done"] = True
+        p["seconds"] = p.get("seconds", 0.0) + time.time() - start
+        run.save_state()
+        print(f"[{phase}] best epoch {p['best_epoch']}: validation PCK@0.2 {100 * p['best_val_pck']:.1f} %", flush=True)
+        previous = phase
+
+    if previous is None:
+        raise BlazePoseError("no phase has epochs > 0: set train.heatmap_epochs and/or the others")
+    load_checkpoint(run.phase_dir(previous) / "best.npz", net)
+    tmp = run.path / ".model.tmp.keras"
+    net.save(tmp)
+    tmp.replace(run.path / "model.keras")
+    summary = {
+        "run_dir": str(run.path),
+        "final_phase": previous,
+        "skipped_images": skipped.count,
+        "phases": {
+            name: {k: p[k] for k in ("best_epoch", "best_val_pck", "epochs_done", "seconds") if k in p}
+            for name, p in run.state["phases"].items()
+        },
+    }
+    atomic_write(run.path / "summary.json", lambda f: f.write(json.dumps(summary, indent=1).encode()))
+    if skipped.count:
+        print(f"skipped {skipped.count} unreadable images", flush=True)
+    return summary

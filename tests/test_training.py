@@ -1,0 +1,179 @@
+"""Training: frozen sub-models stay bit-identical, phases and resume, NaN guard, tf.distribute on 2 CPUs."""
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blazepose.config import load_config
+from blazepose.errors import BlazePoseError
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "configs" / "smoke.toml"
+
+
+def _batch(cfg, b=2, k=14):
+    s, h = cfg.data.input_size, cfg.data.heatmap_size
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (b, s, s, 3)).astype("uint8")
+    y = {
+        "heatmap": rng.random((b, h, h, k)).astype("f4"),
+        "offset": np.zeros((b, h, h, 2 * k), "f4"),
+        "offset_weight": np.ones((b, h, h, 2 * k), "f4"),
+        "heatmap_weight": np.ones((b, k), "f4"),
+        "joints": rng.random((b, k, 2)).astype("f4"),
+        "visibility": np.ones((b, k), "f4"),
+        "mask": np.ones((b, k), "f4"),
+    }
+    return x, y
+
+
+@pytest.mark.parametrize(
+    "phase,trained",
+    [
+        ("heatmap", {"backbone", "heatmap_head"}),
+        ("regression", {"regression_head"}),
+        ("finetune", {"backbone", "heatmap_head", "regression_head"}),
+    ],
+)
+def test_frozen_sub_models_stay_bit_identical(phase, trained):
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.phases import SUB_MODELS, PoseTrainer, compile_for_phase
+
+    cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"])
+    net = build_from_config(cfg)
+    trainer = PoseTrainer(net, cfg)
+    compile_for_phase(trainer, "finetune", 10)  # a different phase first: the switch must re-compile
+    compile_for_phase(trainer, phase, 10)
+    before = {n: [w.numpy().copy() for w in net.get_layer(n).weights] for n in SUB_MODELS}
+    x, y = _batch(cfg)
+    trainer.train_on_batch(x, y)
+    for name in SUB_MODELS:
+        after = [w.numpy() for w in net.get_layer(name).weights]
+        identical = all(np.array_equal(a, b) for a, b in zip(before[name], after, strict=True))
+        assert identical == (name not in trained), name
+
+
+def test_stop_gradient_keeps_the_regression_loss_out_of_the_backbone():
+    import tensorflow as tf
+
+    from blazepose.losses import compute_losses
+    from blazepose.models.blazepose import build_from_config
+
+    cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"])
+    net = build_from_config(cfg)
+    x, y = _batch(cfg)
+    with tf.GradientTape() as tape:
+        losses = compute_losses(y, net(x, training=True))
+        reg = losses["coordinate"] + losses["visibility"]
+    grads = tape.gradient(reg, net.get_layer("backbone").trainable_variables)
+    assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0.0 for g in grads)
+
+
+@pytest.fixture
+def smoke_cfg(data_root):
+    return load_config(SMOKE, [f"data.root={data_root}"])
+
+
+def test_smoke_training_runs_every_phase_and_writes_the_run_dir(smoke_cfg, tmp_path):
+    from blazepose.training.train import train
+
+    summary = train(smoke_cfg, tmp_path / "run", verbose=0)
+    run = tmp_path / "run"
+    assert set(summary["phases"]) == {"heatmap", "regression", "finetune"}
+    for phase in summary["phases"]:
+        assert (run / phase / "best.npz").is_file() and (run / phase / "last.npz").is_file()
+        assert (run / phase / "log.csv").read_text().count("\n") == 1 + summary["phases"][phase]["epochs_done"]
+    for name in ("config.toml", "state.json", "summary.json", "curves.png", "model.keras"):
+        assert (run / name).is_file(), name
+    assert load_config(run / "config.toml") == smoke_cfg
+    with pytest.raises(BlazePoseError, match="already holds a run"):
+        train(smoke_cfg, run, verbose=0)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(smoke_cfg, tmp_path):
+    from blazepose.config import save_config
+    from blazepose.training.train import train
+
+    cfg = dataclasses.replace(
+        smoke_cfg, train=dataclasses.replace(smoke_cfg.train, heatmap_epochs=1, regression_epochs=0, finetune_epochs=0)
+    )
+    run = tmp_path / "run"
+    train(cfg, run, verbose=0)
+    last = run / "heatmap" / "last.npz"
+    good = last.read_bytes()
+    # Continue the same run for a second epoch whose loss is NaN.
+    bad = dataclasses.replace(
+        cfg,
+        loss=dataclasses.replace(cfg.loss, heatmap=float("nan")),
+        train=dataclasses.replace(cfg.train, heatmap_epochs=2),
+    )
+    save_config(bad, run / "config.toml")
+    state = json.loads((run / "state.json").read_text())
+    state["phases"]["heatmap"]["done"] = False
+    (run / "state.json").write_text(json.dumps(state))
+    with pytest.raises(BlazePoseError, match=r"loss became nan at epoch 2.*last good checkpoint is .*last.npz"):
+        train(bad, run, resume=True, verbose=0)
+    assert last.read_bytes() == good
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "BLAZEPOSE_DATA": str(data_root), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    args = [sys.executable, "-m", "blazepose.cli", "train", "--config", str(SMOKE), "--run-dir", str(run)]
+    args += [
+        "--set",
+        "train.heatmap_epochs=8",
+        "--set",
+        "train.regression_epochs=1",
+        "--set",
+        "train.finetune_epochs=0",
+    ]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = run / "heatmap" / "last.npz"
+    deadline = time.time() + 240
+    while not last.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert last.exists(), "the first epoch never finished"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = json.loads((run / "state.json").read_text())["phases"]["heatmap"]["epochs_done"]
+    assert 1 <= done_before < 8
+    resumed = subprocess.run(
+        [sys.executable, "-m", "blazepose.cli", "train", "--run-dir", str(run), "--resume"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"[heatmap] resuming after epoch {done_before}" in resumed.stdout
+    state = json.loads((run / "state.json").read_text())
+    epochs = [h["epoch"] for h in state["phases"]["heatmap"]["history"]]
+    assert epochs == list(range(1, 9))  # nothing repeated, nothing lost
+    assert state["phases"]["regression"]["done"] and (run / "model.keras").is_file()
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(data_root, tmp_path):
+    script = f"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from blazepose.config import load_config
+from blazepose.training.train import train
+cfg = load_config({str(SMOKE)!r}, ["data.root={data_root}", "train.strategy=mirrored",
+    "train.heatmap_epochs=1", "train.regression_epochs=1", "train.finetune_epochs=0"])
+train(cfg, {str(tmp_path / "run")!r}, verbose=0)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 replica(s)" in proc.stdout
+    assert (tmp_path / "run" / "model.keras").is_file()
