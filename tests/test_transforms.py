@@ -43,6 +43,20 @@ def test_dot_lands_where_the_keypoint_says(rotation, flip):
     np.testing.assert_allclose(_centroid(out), transform_points(point, m)[0], atol=0.6)
 
 
+def test_big_shrink_is_antialiased_and_keeps_geometry(rng):
+    cx, cy, side = whole_image_box(1600, 1200)
+    m = crop_matrix((cx, cy), side, 128)  # 12.5x smaller
+    img = np.zeros((1200, 1600, 3), np.uint8)
+    cv2.circle(img, (1000, 300), 12, (255, 255, 255), -1)
+    np.testing.assert_allclose(
+        _centroid(warp_image(img, m, 128)), transform_points(np.array([[1000.0, 300.0]]), m)[0], atol=0.6
+    )
+    # Pixel noise averages out when shrunk (point sampling would keep its full contrast).
+    noise = rng.integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    out = warp_image(noise, m, 128)[16:112]  # the letterboxed band holding the image
+    assert out.std() < 15, out.std()
+
+
 def test_crop_matrix_by_hand():
     # Side 128 around (64, 32) onto 256: scale 2, centre -> 127.5.
     m = crop_matrix((64, 32), 128, 256)

@@ -63,6 +63,20 @@ def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def warp_image(image: np.ndarray, m: np.ndarray, out_size: int) -> np.ndarray:
+    """Resample `image` through the 2x3 affine `m` onto an out_size square (zero padding).
+
+    Shrinking by more than 2x first goes through an area-averaging resize, so small outputs of big images
+    are not aliased; the matrix is adjusted so the geometry is unchanged.
+    """
+    scale = math.sqrt(abs(np.linalg.det(np.asarray(m, np.float64)[:, :2])))
+    if scale < 0.5:
+        h, w = image.shape[:2]
+        small_w, small_h = max(1, round(w * scale)), max(1, round(h * scale))
+        image = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        fx, fy = small_w / w, small_h / h
+        # small pixel (u, v) is original ((u + 0.5) / fx - 0.5, (v + 0.5) / fy - 0.5)
+        to_original = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
+        m = np.asarray(m, np.float64) @ to_original
     return cv2.warpAffine(
         image,
         m,
