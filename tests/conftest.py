@@ -41,3 +41,15 @@ def tiny_lsp(tmp_path, data_root) -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(data_root, tmp_path_factory) -> Path:
+    """One real smoke training run (every phase, real LSP images), shared by the tests that need a model."""
+    from blazepose.config import load_config
+    from blazepose.training.train import train
+
+    cfg = load_config(REPO / "configs" / "smoke.toml", [f"data.root={data_root}"])
+    run = tmp_path_factory.mktemp("smoke") / "run"
+    train(cfg, run, verbose=0)
+    return run

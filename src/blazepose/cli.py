@@ -24,6 +24,8 @@ examples:
   blazepose info --variant lite               parameters and FLOPs
   blazepose train --config configs/smoke.toml --run-dir runs/smoke
   blazepose train --run-dir runs/smoke --resume
+  blazepose predict photos/ --weights runs/smoke/model.keras --output preds.json --draw drawn/
+  blazepose evaluate --weights runs/smoke/model.keras --split test --output-dir eval/
 """
 
 
@@ -111,6 +113,70 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from blazepose.data.images import list_images
+    from blazepose.inference import Predictor, predictions_json
+    from blazepose.keypoints import LSP
+
+    paths = list_images(args.paths)
+    if not paths:
+        raise BlazePoseError(f"no images found in {', '.join(args.paths)}")
+    predictor = Predictor(args.weights, passes=args.passes, batch_size=args.batch_size)
+    done, failed = [], []
+    for path, result in predictor.predict_files(paths, progress=not args.quiet):
+        if isinstance(result, str):
+            print(f"warning: skipping {result}", file=sys.stderr)
+            failed.append(path)
+            continue
+        done.append((path, result))
+        if args.draw:
+            from blazepose.data.images import load_image
+            from blazepose.visualize import draw_skeleton, save_png
+
+            image, _ = load_image(path)
+            drawn = draw_skeleton(image, result.keypoints, result.visibility >= 0, LSP)
+            save_png(drawn, Path(args.draw) / f"{Path(path).stem}.png")
+    payload = predictions_json(done)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(payload, indent=1))
+    else:
+        print(json.dumps(payload, indent=1))
+    msg = f"predicted {len(done)} image(s)"
+    if failed:
+        msg += f"; skipped {len(failed)} unreadable file(s)"
+    print(msg, file=sys.stderr)
+    return 0 if done else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from blazepose.config import load_config
+    from blazepose.data.datasets import load_split
+    from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
+    from blazepose.inference import Predictor
+
+    other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
+    cfg = load_config(None, [f"data.root={args.data_root}"] if args.data_root else [])
+    if args.dataset != "lsp":
+        raise BlazePoseError(f"--dataset {args.dataset}: only lsp has the standard split (lsp)")
+    samples = load_split(cfg.data, args.split)
+    if args.limit:
+        samples = samples[: args.limit]
+    predictor = Predictor(args.weights, passes=args.passes, batch_size=args.batch_size)
+    report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet)
+    report["weights"] = str(args.weights or "default")
+    report["split"] = f"{args.dataset} {args.split}"
+    title = f"{report['weights']} on {report['split']}"
+    out = write_report(report, args.output_dir, title)
+    print(format_table(report, title))
+    print(f"\nwrote {out}/report.json, report.md, pck_curve.png")
+    if other is not None:
+        print("\n" + compare(report, other, "this run", str(args.compare)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose",
@@ -185,6 +251,47 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--run-dir", help="where checkpoints and logs go (default runs/<config name>)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
     tr.set_defaults(func=cmd_train)
+
+    pr = commands.add_parser(
+        "predict",
+        help="keypoints for images or folders of images (whole image in, two passes)",
+        description="Predict the 14 LSP joints of the person in each image. Pass 1 sees the whole image "
+        "letterboxed; pass 2 re-crops around pass 1's keypoints. No ground truth is used. Keypoints are in "
+        "original image pixels.",
+    )
+    pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
+    pr.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    pr.add_argument("--output", metavar="JSON", help="write predictions here (default: print them)")
+    pr.add_argument("--draw", metavar="DIR", help="also write each image with its skeleton drawn")
+    pr.add_argument("--passes", type=int, default=2, help="1 = whole image only; 2+ = re-crop (default 2)")
+    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_predict)
+
+    ev = commands.add_parser(
+        "evaluate",
+        help="PCK@0.2, PCKh@0.5, AUC, pixel error on the LSP test half (or val), with report files",
+        description="Run predict's exact path over a split and score it: PCK@0.2 (torso-normalized) per joint, "
+        "per part and mean, PCKh@0.5, AUC of the PCK curve, mean pixel error, and the seed's legacy metric "
+        "under its own name. Writes report.json, report.md and pck_curve.png.",
+    )
+    ev.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    ev.add_argument("--dataset", default="lsp", help="dataset with a standard split (lsp)")
+    ev.add_argument("--split", default="test", choices=["test", "val"], help="test = im1001-im2000 (default)")
+    ev.add_argument(
+        "--crop",
+        default="none",
+        choices=["none", "gt"],
+        help="none: whole image (the headline); gt: crop from ground truth (diagnostic, labelled)",
+    )
+    ev.add_argument("--passes", type=int, default=2, help="inference passes (default 2)")
+    ev.add_argument("--output-dir", default="eval", help="folder for report.json/.md and pck_curve.png")
+    ev.add_argument("--compare", metavar="REPORT_JSON", help="print this run beside another report.json")
+    ev.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (quick looks)")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--data-root", metavar="DIR", help="folder holding lsp/")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_evaluate)
 
     info = commands.add_parser(
         "info",

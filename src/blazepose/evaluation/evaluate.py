@@ -1,0 +1,194 @@
+"""``blazepose evaluate``: the predict path over a split, scored with the functional metrics.
+
+Headline: PCK@0.2 (torso = left shoulder to right hip, original pixels) on the whole image as a user gives it.
+``crop="gt"`` crops from the ground-truth keypoints instead: a diagnostic, always labelled as using the
+ground truth, never the headline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from blazepose.data.sample import Sample
+from blazepose.data.transforms import person_box
+from blazepose.errors import BlazePoseError
+from blazepose.evaluation.functional import (
+    head_size,
+    legacy_seed_metric,
+    mean_pixel_error,
+    pck,
+    pck_curve,
+    torso_size,
+)
+from blazepose.keypoints import LSP
+
+THRESHOLDS = np.linspace(0.0, 0.2, 21)
+
+
+def _stretch(points: np.ndarray, sizes: np.ndarray, side: float = 256.0) -> np.ndarray:
+    """Original pixels -> the seed's anisotropically stretched side x side frame (legacy metric only)."""
+    return points * (side / sizes[:, None, :])
+
+
+def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray) -> dict:
+    """Every metric of the report, from (N, K, 2) predictions and ground truth in original pixels."""
+    torso = torso_size(gt, mask)
+    p = pck(pred, gt, mask, torso, 0.2)
+    ph = pck(pred, gt, mask, head_size(gt, mask), 0.5)
+    curve, auc = pck_curve(pred, gt, mask, torso, THRESHOLDS)
+    part_curves = {}
+    for part, joints in LSP.parts:
+        sel = np.zeros_like(mask)
+        sel[:, list(joints)] = mask[:, list(joints)]
+        part_curves[part] = pck_curve(pred, gt, sel, torso, THRESHOLDS)[0].tolist()
+    return {
+        "pck@0.2": p.as_dict(),
+        "pckh@0.5": ph.as_dict(),
+        "auc@0.2": auc,
+        "curve": {"thresholds": THRESHOLDS.tolist(), "mean": curve.tolist(), "per_part": part_curves},
+        "mean_pixel_error": mean_pixel_error(pred, gt, mask),
+        "legacy_seed_metric": legacy_seed_metric(_stretch(pred, sizes), _stretch(gt, sizes), mask),
+    }
+
+
+def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: bool = True) -> dict:
+    if crop not in ("none", "gt"):
+        raise BlazePoseError(f"--crop must be none or gt, got {crop!r}")
+    if not samples:
+        raise BlazePoseError("no samples to evaluate")
+    boxes = None
+    if crop == "gt":
+        boxes = [person_box(s.keypoints, s.mask, predictor.margin) for s in samples]
+    start = time.perf_counter()
+    results = list(predictor.predict_files([s.image_path for s in samples], progress=progress, boxes=boxes))
+    seconds = time.perf_counter() - start
+    k = LSP.num_joints
+    pred = np.full((len(samples), k, 2), np.nan)
+    sizes = np.ones((len(samples), 2))
+    failed = []
+    for i, (_, r) in enumerate(results):
+        if isinstance(r, str):
+            failed.append(r)  # unreadable image: scored as misses
+            continue
+        pred[i] = r.keypoints
+        sizes[i] = (r.width, r.height)
+    gt = np.stack([s.keypoints for s in samples]).astype(np.float64)
+    mask = np.stack([s.mask for s in samples])
+    report = score(pred, gt, mask, sizes)
+    report.update(
+        {
+            "images": len(samples),
+            "unreadable_images": failed,
+            "crop": "ground-truth crop (uses ground truth; diagnostic only)" if crop == "gt" else "whole image",
+            "passes": 1 if crop == "gt" and predictor.passes == 1 else predictor.passes,
+            "images_per_second": len(samples) / seconds,
+            "joint_names": list(LSP.joint_names),
+            "predictions": pred.tolist(),
+        }
+    )
+    return report
+
+
+def format_table(report: dict, title: str = "") -> str:
+    p = report["pck@0.2"]
+    lines = [f"## {title}" if title else "## Evaluation", ""]
+    lines.append(f"{report['images']} images, {report['crop']}, {report['passes']} pass(es)")
+    lines.append("")
+    lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")
+    lines.append("|" + "---|" * (len(p["per_part"]) + 2))
+    parts = [f"{100 * v:.1f}" for v in p["per_part"].values()]
+    lines.append("| PCK@0.2 | " + " | ".join(parts) + f" | **{100 * p['mean']:.1f}** |")
+    ph = report["pckh@0.5"]
+    lines.append(
+        "| PCKh@0.5 | " + " | ".join(f"{100 * v:.1f}" for v in ph["per_part"].values()) + f" | {100 * ph['mean']:.1f} |"
+    )
+    lines.append("")
+    lines.append(f"- PCK@0.2 mean: {100 * p['mean']:.1f} % ({p['valid']} joints scored, {p['excluded']} excluded)")
+    lines.append(f"- PCKh@0.5 mean: {100 * ph['mean']:.1f} %")
+    lines.append(f"- AUC of PCK over thresholds 0..0.2: {100 * report['auc@0.2']:.1f} %")
+    lines.append(f"- mean pixel error: {report['mean_pixel_error']:.1f} px (original image pixels)")
+    lines.append(
+        f"- legacy seed metric (NOT PCK@0.2: squared distance <= 0.5 x squared neck-head distance, on a "
+        f"stretched 256x256 image): {100 * report['legacy_seed_metric']:.1f} %"
+    )
+    if report["unreadable_images"]:
+        lines.append(f"- unreadable images (scored as misses): {len(report['unreadable_images'])}")
+    lines.append(f"- throughput: {report['images_per_second']:.1f} images/s end to end (decode, all passes)")
+    lines.append("")
+    lines.append("| Joint | PCK@0.2 |")
+    lines.append("|---|---|")
+    lines += [f"| {name} | {100 * v:.1f} |" for name, v in p["per_joint"].items()]
+    return "\n".join(lines)
+
+
+def plot_curve(report: dict, path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = report["curve"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for part, values in c["per_part"].items():
+        ax.plot(c["thresholds"], [100 * v for v in values], label=part)
+    ax.plot(c["thresholds"], [100 * v for v in c["mean"]], "k--", lw=2, label="Mean")
+    ax.set(
+        xlabel="threshold (fraction of torso size)",
+        ylabel="PCK (%)",
+        ylim=(0, 100),
+        title=f"PCK curve ({report['crop']})",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def _jsonable(value):
+    """NaN -> null, so report.json is strict JSON."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_report(report: dict, out_dir: str | Path, title: str = "") -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
+    (out / "report.md").write_text(format_table(report, title) + "\n")
+    plot_curve(report, out / "pck_curve.png")
+    return out
+
+
+def load_report(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        report = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BlazePoseError(f"report {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BlazePoseError(f"{path} is not a report.json: {exc}") from None
+    if "pck@0.2" not in report:
+        raise BlazePoseError(f"{path} is not a report.json written by 'blazepose evaluate'")
+    return report
+
+
+def compare(a: dict, b: dict, name_a: str = "this", name_b: str = "other") -> str:
+    """Two reports side by side: per part and mean PCK@0.2, with the difference (a - b)."""
+    pa, pb = a["pck@0.2"], b["pck@0.2"]
+    lines = [f"| PCK@0.2 | {name_a} | {name_b} | difference |", "|---|---|---|---|"]
+    rows = [(part, pa["per_part"][part], pb["per_part"].get(part, float("nan"))) for part in pa["per_part"]]
+    rows.append(("Mean", pa["mean"], pb["mean"]))
+    for name, x, y in rows:
+        lines.append(f"| {name} | {100 * x:.1f} | {100 * y:.1f} | {100 * (x - y):+.1f} |")
+    return "\n".join(lines)

@@ -1,0 +1,207 @@
+"""Predictor: image in, as a user gives it -> keypoints in original image pixels.
+
+Pass 1 sees the whole image letterboxed to the model's square input (aspect ratio kept); every further pass
+re-crops around the previous pass's keypoints (the paper's "ROI from the previous estimate", applied to a
+still image). Nothing from the ground truth is used, unless a caller passes ``boxes`` explicitly (the
+evaluation's labelled ``--crop gt`` diagnostic).
+
+The network is behind a small runner interface (``__call__(batch) -> (joints_norm (B, K, 2), visibility
+(B, K))``), so Keras, LiteRT and ONNX Runtime models share the same pre- and post-processing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from blazepose.codec import Codec
+from blazepose.config import Config, config_from_dict, load_config
+from blazepose.data.images import load_image
+from blazepose.data.transforms import (
+    crop_matrix,
+    invert_affine,
+    person_box,
+    transform_points,
+    warp_image,
+    whole_image_box,
+)
+from blazepose.errors import BlazePoseError
+from blazepose.keypoints import LSP
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+# A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
+MIN_BOX_FRACTION = 0.1
+
+
+def default_weights(variant: str = "full") -> Path:
+    path = WEIGHTS_DIR / f"blazepose_{variant}.keras"
+    if not path.is_file():
+        raise BlazePoseError(
+            f"no default {variant} model is installed yet (expected {path}); pass --weights PATH, e.g. the "
+            "model.keras that 'blazepose train' writes into its run directory"
+        )
+    return path
+
+
+class KerasRunner:
+    """A Keras model file (.keras from training) run as the joints-only inference model."""
+
+    def __init__(self, path: str | Path):
+        import keras
+
+        import blazepose.models.layers  # noqa: F401  (registers the custom layers)
+        from blazepose.models.blazepose import inference_model
+
+        path = Path(path)
+        if not path.is_file():
+            raise BlazePoseError(f"weights file {path} does not exist")
+        try:
+            net = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
+            raise BlazePoseError(f"{path} is not a BlazePose Keras model: {exc}") from None
+        names = {layer.name for layer in net.layers}
+        if not {"backbone", "heatmap_head", "regression_head"} <= names:
+            raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
+        self.model = inference_model(net)
+        self.input_size = int(self.model.input.shape[1])
+        joints = self.model.output["joints"]
+        self.num_joints = int(joints.shape[1])
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self.model.predict_on_batch(batch.astype(np.float32))
+        joints = np.asarray(out["joints"])
+        vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
+        return joints[..., :2], vis
+
+
+def load_runner(path: str | Path):
+    suffix = Path(path).suffix.lower()
+    if suffix == ".keras":
+        return KerasRunner(path)
+    raise BlazePoseError(f"unsupported weights file {path}: expected a .keras model")
+
+
+def config_beside(path: str | Path) -> Config:
+    """The resolved config saved beside a model (config.toml in its folder), else the defaults."""
+    for candidate in (Path(path).with_suffix(".toml"), Path(path).parent / "config.toml"):
+        if candidate.is_file():
+            return load_config(candidate)
+    return config_from_dict({})
+
+
+@dataclass
+class Prediction:
+    keypoints: np.ndarray  # (K, 2) original image pixels
+    visibility: np.ndarray  # (K,)
+    width: int
+    height: int
+
+
+class Predictor:
+    """`runner` may be given instead of `weights` (any callable with input_size and num_joints)."""
+
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        passes: int = 2,
+        margin: float | None = None,
+        batch_size: int = 16,
+        runner=None,
+    ):
+        if passes < 1:
+            raise BlazePoseError(f"passes must be at least 1, got {passes}")
+        if runner is None:
+            weights = Path(weights) if weights else default_weights()
+            runner = load_runner(weights)
+        self.runner = runner
+        self.cfg = config_beside(weights) if weights else config_from_dict({})
+        self.size = self.runner.input_size
+        self.codec = Codec(input_size=self.size)
+        self.passes = passes
+        self.margin = self.cfg.data.crop_margin if margin is None else margin
+        self.batch_size = batch_size
+        if self.runner.num_joints != LSP.num_joints:
+            raise BlazePoseError(
+                f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
+                f"this toolkit's LSP skeleton has {LSP.num_joints}"
+            )
+
+    def _run(self, images: list[np.ndarray], boxes: list[tuple[float, float, float]]):
+        """One pass: crop each image's box, run the network in batches, map back to original pixels."""
+        mats = [crop_matrix(b[:2], b[2], self.size) for b in boxes]
+        kps, vis = [], []
+        for start in range(0, len(images), self.batch_size):
+            stop = start + self.batch_size
+            crops = np.stack(
+                [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
+            )
+            joints, v = self.runner(crops)
+            kps.append(self.codec.denormalize(joints))
+            vis.append(v)
+        kps_input, vis = np.concatenate(kps), np.concatenate(vis)
+        kps_orig = np.stack([transform_points(k, invert_affine(m)) for k, m in zip(kps_input, mats, strict=True)])
+        return kps_orig, vis
+
+    def _recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
+        """The next pass's square around the previous keypoints, kept inside the image so a wild guess
+        cannot run off, and not smaller than MIN_BOX_FRACTION of the image."""
+        h, w = image.shape[:2]
+        cx, cy, side = person_box(np.clip(keypoints, 0, [w - 1, h - 1]), np.ones(len(keypoints)), self.margin)
+        return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h))
+
+    def predict_arrays(self, images: list[np.ndarray], boxes: list | None = None) -> list[Prediction]:
+        """Keypoints for RGB uint8 images. `boxes` (cx, cy, side) replace the whole-image first pass."""
+        if boxes is None:
+            boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in images]
+        kps, vis = self._run(images, boxes)
+        for _ in range(self.passes - 1):
+            boxes = [self._recrop_box(k, img) for k, img in zip(kps, images, strict=True)]
+            kps, vis = self._run(images, boxes)
+        return [
+            Prediction(k.astype(np.float32), v.astype(np.float32), img.shape[1], img.shape[0])
+            for k, v, img in zip(kps, vis, images, strict=True)
+        ]
+
+    def predict_files(self, paths: list[str | Path], progress: bool = True, boxes: list | None = None):
+        """Yields (path, Prediction or the error message) in order; unreadable files are reported, not fatal."""
+        from tqdm import tqdm
+
+        paths = list(paths)
+        with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
+            for start in range(0, len(paths), self.batch_size):
+                chunk = paths[start : start + self.batch_size]
+                images, ok, results = [], [], {}
+                for i, p in enumerate(chunk):
+                    try:
+                        images.append(load_image(p)[0])
+                        ok.append(i)
+                    except BlazePoseError as exc:
+                        results[i] = str(exc)
+                if images:
+                    chunk_boxes = None if boxes is None else [boxes[start + i] for i in ok]
+                    for i, pred in zip(ok, self.predict_arrays(images, chunk_boxes), strict=True):
+                        results[i] = pred
+                for i, p in enumerate(chunk):
+                    yield p, results[i]
+                bar.update(len(chunk))
+
+
+def predictions_json(items: list[tuple[str, Prediction]]) -> dict:
+    """The documented --output layout: joint names, then one entry per image with 14 [x, y, visibility]."""
+    return {
+        "joint_names": list(LSP.joint_names),
+        "predictions": [
+            {
+                "image": str(path),
+                "width": p.width,
+                "height": p.height,
+                "keypoints": [
+                    [round(float(x), 2), round(float(y), 2), round(float(v), 4)]
+                    for (x, y), v in zip(p.keypoints, p.visibility, strict=True)
+                ],
+            }
+            for path, p in items
+        ],
+    }

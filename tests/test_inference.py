@@ -1,0 +1,125 @@
+"""Predictor geometry (with a stand-in network), predict/evaluate on a real smoke-trained model."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from blazepose.cli import main
+from blazepose.errors import BlazePoseError
+from blazepose.inference import Predictor, default_weights
+from blazepose.keypoints import LSP
+
+
+class BrightestPixelRunner:
+    """A stand-in network: every joint is the brightest pixel of the crop (normalized coordinates)."""
+
+    input_size = 64
+    num_joints = 14
+
+    def __init__(self):
+        self.crops = []
+
+    def __call__(self, batch):
+        self.crops.append(batch)
+        b = batch.shape[0]
+        flat = batch[..., 0].reshape(b, -1).argmax(axis=1)
+        y, x = np.divmod(flat, self.input_size)
+        xy = (np.stack([x, y], axis=-1).astype(np.float32) + 0.5) / self.input_size  # Codec.normalize
+        return np.repeat(xy[:, None, :], self.num_joints, axis=1), np.ones((b, self.num_joints), np.float32)
+
+
+def _blob(x, y, h=300, w=500, sigma=5.0):
+    yy, xx = np.mgrid[0:h, 0:w]
+    g = 255 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return np.repeat(g[..., None], 3, axis=-1).astype(np.uint8)
+
+
+def test_two_passes_find_a_dot_in_original_pixels():
+    img = _blob(400, 80)
+    runner = BrightestPixelRunner()
+    pred = Predictor(runner=runner, passes=2).predict_arrays([img])[0]
+    assert (pred.width, pred.height) == (500, 300)
+    # Pass 1 letterboxes 500 px into 64 (a 7.8 px grid); pass 2 re-crops around the dot and lands on it.
+    np.testing.assert_allclose(pred.keypoints, np.tile([[400, 80]], (14, 1)), atol=1.0)
+    assert len(runner.crops) == 2
+    # Pass 1 saw the whole image letterboxed: black bands above and below (300 of 500 px used).
+    assert runner.crops[0][0, :10].max() == 0 and runner.crops[0][0, -10:].max() == 0
+
+
+def test_one_pass_is_coarser_than_two():
+    img = _blob(403, 77)
+    one = Predictor(runner=BrightestPixelRunner(), passes=1).predict_arrays([img])[0]
+    two = Predictor(runner=BrightestPixelRunner(), passes=2).predict_arrays([img])[0]
+    err = lambda p: np.abs(p.keypoints[0] - (403, 77)).max()  # noqa: E731
+    assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
+
+
+def test_no_default_model_says_how_to_pass_one(monkeypatch, tmp_path):
+    monkeypatch.setattr("blazepose.inference.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(BlazePoseError, match="no default full model is installed yet.*--weights"):
+        default_weights()
+
+
+def test_bad_weights_files(tmp_path, capsys):
+    img = tmp_path / "a.jpg"
+    Image.new("RGB", (20, 20)).save(img)
+    fake = tmp_path / "model.keras"
+    fake.write_text("not a model")
+    for weights, words in [(fake, "not a BlazePose Keras model"), (tmp_path / "none.keras", "does not exist"),
+                           (img, "unsupported weights file")]:  # fmt: skip
+        assert main(["predict", str(img), "--weights", str(weights), "--quiet"]) == 2
+        assert words in capsys.readouterr().err
+
+
+def test_predict_json_layout_and_skipped_files(smoke_run, data_root, tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("im1001.jpg", "im1002.jpg"):
+        (folder / name).write_bytes((data_root / "lsp" / "images" / name).read_bytes())
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "preds.json"
+    draw = tmp_path / "drawn"
+    args = ["predict", str(folder), "--weights", str(smoke_run / "model.keras"), "--output", str(out)]
+    assert main([*args, "--draw", str(draw), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "broken.jpg" in err and "skipped 1 unreadable file" in err
+    data = json.loads(out.read_text())
+    assert list(data) == ["joint_names", "predictions"] and data["joint_names"] == list(LSP.joint_names)
+    assert [p["image"] for p in data["predictions"]] == [str(folder / "im1001.jpg"), str(folder / "im1002.jpg")]
+    for p in data["predictions"]:
+        assert list(p) == ["image", "width", "height", "keypoints"]
+        assert len(p["keypoints"]) == 14 and all(len(k) == 3 for k in p["keypoints"])
+    w, h = Image.open(folder / "im1001.jpg").size
+    assert (data["predictions"][0]["width"], data["predictions"][0]["height"]) == (w, h)
+    assert sorted(p.name for p in draw.iterdir()) == ["im1001.png", "im1002.png"]
+
+
+def test_evaluate_writes_reports_and_compares(smoke_run, data_root, tmp_path, capsys):
+    base = ["evaluate", "--weights", str(smoke_run / "model.keras"), "--split", "val", "--limit", "6", "--quiet"]
+    base += ["--data-root", str(data_root)]
+    assert main([*base, "--output-dir", str(tmp_path / "a")]) == 0
+    for name in ("report.json", "report.md", "pck_curve.png"):
+        assert (tmp_path / "a" / name).is_file()
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["crop"] == "whole image" and report["images"] == 6
+    assert set(report["pck@0.2"]["per_part"]) == {p for p, _ in LSP.parts}
+    assert 0.0 <= report["pck@0.2"]["mean"] <= 1.0 and "legacy_seed_metric" in report
+    assert (
+        main(
+            [
+                *base,
+                "--crop",
+                "gt",
+                "--output-dir",
+                str(tmp_path / "b"),
+                "--compare",
+                str(tmp_path / "a" / "report.json"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "uses ground truth" in out and "| Mean |" in out and "difference" in out
+    assert "NOT PCK@0.2" in (tmp_path / "a" / "report.md").read_text()
