@@ -44,14 +44,15 @@ def test_heads_name_their_outputs(head, shapes):
         assert (np.asarray(v) >= 0).all() and (np.asarray(v) <= 1).all()
 
 
-def test_blazeblock_shapes_and_zero_channel_padding():
+def test_blazeblock_shapes_and_projection_shortcut():
     block = BlazeBlock(8, kernel_size=3, strides=2, batch_norm=False)
     x = np.random.default_rng(0).normal(size=(1, 6, 6, 4)).astype("float32")
     y = block(x)
     assert y.shape == (1, 3, 3, 8)
-    # With the residual branch's convolutions zeroed, the block is relu(maxpool(x) ++ zeros).
+    # Residual branch zeroed and the projection set to [identity | 0]: the block is relu(maxpool(x) ++ zeros).
     for w in block.weights:
         w.assign(np.zeros(w.shape, "float32"))
+    block.project.kernel.assign(np.eye(4, 8, dtype="float32")[None, None])
     y = np.asarray(block(x))
     pooled = x.reshape(1, 3, 2, 3, 2, 4).max(axis=(2, 4))
     np.testing.assert_allclose(y[..., :4], np.maximum(pooled, 0), atol=1e-6)
