@@ -177,6 +177,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from blazepose.export import export_model
+    from blazepose.inference import default_weights
+
+    weights = args.weights or default_weights()
+    meta = export_model(weights, args.format, args.output, quantize=args.quantize)
+    p = meta["parity"]
+    print(
+        f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and .json beside it; "
+        f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px "
+        f"(limit {p['limit_px']} px)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blazepose",
@@ -292,6 +307,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-root", metavar="DIR", help="folder holding lsp/")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    ex = commands.add_parser(
+        "export",
+        help="export the joints-only model to TFLite or ONNX, checked against Keras",
+        description="Export the inference model (heatmap branch removed) and check it against the Keras model "
+        "on real validation crops; fails when keypoints differ by more than the limit for the quantization. "
+        "int8 calibrates on real training crops. The resolved config goes beside the file (.toml, .json).",
+    )
+    ex.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    ex.add_argument("--format", required=True, choices=["tflite", "onnx"])
+    ex.add_argument("--quantize", default="none", choices=["none", "float16", "int8"], help="tflite only")
+    ex.add_argument("--output", required=True, help="file to write (.tflite or .onnx)")
+    ex.set_defaults(func=cmd_export)
 
     info = commands.add_parser(
         "info",

@@ -76,11 +76,73 @@ class KerasRunner:
         return joints[..., :2], vis
 
 
+class TFLiteRunner:
+    """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke."""
+
+    def __init__(self, path: str | Path, num_threads: int | None = None):
+        from blazepose.export import _require
+
+        interpreter_mod = _require("ai_edge_litert.interpreter", "ai-edge-litert")
+        try:
+            self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BlazePoseError(f"{path} is not a TFLite model LiteRT can load: {exc}") from None
+        inputs = self.interpreter.get_input_details()
+        outputs = {tuple(o["shape"]): o["index"] for o in self.interpreter.get_output_details()}
+        self.input = inputs[0]["index"]
+        self.input_size = int(inputs[0]["shape"][1])
+        joints = [shape for shape in outputs if len(shape) == 3 and shape[2] == 2]
+        if len(inputs) != 1 or not joints:
+            raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one")
+        self.num_joints = int(joints[0][1])
+        self.joints = outputs[joints[0]]
+        self.visibility = outputs.get((1, self.num_joints))
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        joints, vis = [], []
+        for image in batch.astype(np.float32):
+            self.interpreter.set_tensor(self.input, image[None])
+            self.interpreter.invoke()
+            joints.append(self.interpreter.get_tensor(self.joints)[0])
+            vis.append(self.interpreter.get_tensor(self.visibility)[0])
+        return np.stack(joints), np.stack(vis)
+
+
+class OnnxRunner:
+    """An exported .onnx model in ONNX Runtime (CPU)."""
+
+    def __init__(self, path: str | Path):
+        from blazepose.export import _require
+
+        ort = _require("onnxruntime", "onnxruntime")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+            raise BlazePoseError(f"{path} is not an ONNX model ONNX Runtime can load: {exc}") from None
+        self.input = self.session.get_inputs()[0].name
+        self.input_size = int(self.session.get_inputs()[0].shape[1])
+        names = [o.name for o in self.session.get_outputs()]
+        if "joints" not in names or "visibility" not in names:
+            raise BlazePoseError(f"{path} is an ONNX model but not an exported BlazePose one (outputs {names})")
+        self.num_joints = int(self.session.get_outputs()[names.index("joints")].shape[1])
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        joints, vis = self.session.run(["joints", "visibility"], {self.input: batch.astype(np.float32)})
+        return joints, vis
+
+
+RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner}
+
+
 def load_runner(path: str | Path):
-    suffix = Path(path).suffix.lower()
-    if suffix == ".keras":
-        return KerasRunner(path)
-    raise BlazePoseError(f"unsupported weights file {path}: expected a .keras model")
+    path = Path(path)
+    runner = RUNNERS.get(path.suffix.lower())
+    if runner is None:
+        raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(RUNNERS)}")
+    if not path.is_file():
+        raise BlazePoseError(f"weights file {path} does not exist")
+    return runner(path)
 
 
 def config_beside(path: str | Path) -> Config:

@@ -1,0 +1,165 @@
+"""Export the joints-only inference model to TFLite (LiteRT) or ONNX, and check it against Keras.
+
+The exported model takes (1, S, S, 3) float32 RGB in 0..255 (it normalizes internally, like the Keras model)
+and returns ``joints`` (1, 14, 2) normalized to the crop and ``visibility`` (1, 14). Beside ``model.tflite``
+go ``model.toml`` (the resolved config) and ``model.json`` (input size, normalization, joint names, outputs and
+the parity figures), so ``blazepose predict/evaluate --weights model.tflite`` pre- and post-process it
+exactly as the Keras model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from blazepose.config import Config, save_config
+from blazepose.errors import BlazePoseError
+from blazepose.keypoints import LSP
+
+FORMATS = ("tflite", "onnx")
+QUANTIZE = ("none", "float16", "int8")
+# Parity limits in input pixels: float32 must agree to well under a pixel; quantized models are judged on
+# their validation PCK (bench/latency.py, evaluate), the limit here only catches a broken export.
+MAX_DIFF_PX = {"none": 0.5, "float16": 2.0, "int8": 24.0}
+
+
+def _require(module: str, package: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BlazePoseError(
+            f"{package} is not installed: pip install {package} (or pip install 'blazepose[export]')"
+        ) from None
+
+
+def calibration_images(cfg: Config, count: int = 100, seed: int = 0) -> np.ndarray:
+    """Person crops from the *training* split (never validation or test), for int8 calibration."""
+    from blazepose.codec import Codec
+    from blazepose.data.datasets import load_split
+    from blazepose.data.pipeline import load_example
+
+    samples = load_split(cfg.data, "train")
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(samples), size=min(count, len(samples)), replace=False)
+    codec = Codec.from_config(cfg.data)
+    return np.stack([load_example(samples[i], rng, cfg, codec, train=True)["image"] for i in chosen])
+
+
+def parity_images(cfg: Config, count: int = 32) -> np.ndarray:
+    """Person crops from the validation split, for comparing an export with the Keras model."""
+    from blazepose.codec import Codec
+    from blazepose.data.datasets import load_split
+    from blazepose.data.pipeline import load_example
+
+    samples = load_split(cfg.data, "val")[:count]
+    codec = Codec.from_config(cfg.data)
+    rng = np.random.default_rng(0)
+    return np.stack([load_example(s, rng, cfg, codec, train=False)["image"] for s in samples])
+
+
+def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) -> bytes:
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec((1, size, size, 3), tf.float32, name="image")
+    fn = tf.function(lambda image: model(image, training=False)).get_concrete_function(spec)
+    # Weights become constants (resource variables left in the graph come out uninitialised: NaN).
+    frozen = convert_variables_to_constants_v2(fn)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if calibration is None or not len(calibration):
+            raise BlazePoseError("int8 export needs calibration images")
+
+        def representative():
+            for img in calibration:
+                yield [img[None].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        # int8 inside, float32 in and out, so the same pre- and post-processing applies.
+    return converter.convert()
+
+
+def _to_onnx(model, path: Path) -> None:
+    _require("tf2onnx", "tf2onnx")
+    size = model.input.shape[1]
+    model(np.zeros((1, size, size, 3), np.float32), training=False)  # Keras exports only models it has called
+    model.export(str(path), format="onnx", verbose=False)
+
+
+def export_model(
+    weights: str | Path,
+    fmt: str,
+    output: str | Path,
+    quantize: str = "none",
+    cfg: Config | None = None,
+    parity_count: int = 32,
+) -> dict:
+    """Export `weights` (.keras) to `output`; returns the metadata written beside it (incl. parity)."""
+    from blazepose.inference import KerasRunner, config_beside, load_runner
+
+    if fmt not in FORMATS:
+        raise BlazePoseError(f"unsupported format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if quantize not in QUANTIZE:
+        raise BlazePoseError(f"unsupported quantization {quantize!r}; expected one of {', '.join(QUANTIZE)}")
+    if fmt == "onnx" and quantize != "none":
+        raise BlazePoseError("ONNX export supports --quantize none only; use --format tflite for float16/int8")
+    output = Path(output)
+    if output.suffix.lower() != f".{fmt}":
+        raise BlazePoseError(f"--output {output} should end in .{fmt}")
+    cfg = cfg or config_beside(weights)
+    keras_runner = KerasRunner(weights)
+    size = keras_runner.input_size
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "tflite":
+        _require("ai_edge_litert.interpreter", "ai-edge-litert")
+        calibration = calibration_images(cfg) if quantize == "int8" else None
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_bytes(_to_tflite(keras_runner.model, size, quantize, calibration))
+        tmp.replace(output)
+    else:
+        _require("onnxruntime", "onnxruntime")
+        _to_onnx(keras_runner.model, output)
+
+    # Parity on real validation crops, in input pixels.
+    images = parity_images(cfg, parity_count).astype(np.float32)
+    ref = np.concatenate([keras_runner(images[i : i + 1])[0] for i in range(len(images))]) * size
+    runner = load_runner(output)
+    got = np.concatenate([runner(images[i : i + 1])[0] for i in range(len(images))]) * size
+    diff = np.linalg.norm(ref - got, axis=-1)
+    meta = {
+        "format": fmt,
+        "quantize": quantize,
+        "source_weights": str(weights),
+        "input": {
+            "shape": [1, size, size, 3],
+            "dtype": "float32",
+            "normalization": "RGB 0..255, no scaling; the model maps it to [-1, 1] itself",
+        },
+        "outputs": {
+            "joints": "(1, 14, 2) x, y normalized to the input crop (0 = left/top edge, 1 = right/bottom)",
+            "visibility": "(1, 14) probability",
+        },
+        "joint_names": list(LSP.joint_names),
+        "parity": {
+            "images": len(images),
+            "max_px": float(diff.max()),
+            "mean_px": float(diff.mean()),
+            "limit_px": MAX_DIFF_PX[quantize],
+        },
+    }
+    save_config(cfg, output.with_suffix(".toml"))
+    output.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    if diff.max() > MAX_DIFF_PX[quantize]:
+        raise BlazePoseError(
+            f"{output}: keypoints differ from the Keras model by up to {diff.max():.2f} px (mean {diff.mean():.2f}) "
+            f"on {len(images)} validation crops; the limit for --quantize {quantize} is {MAX_DIFF_PX[quantize]} px"
+        )
+    return meta

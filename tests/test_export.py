@@ -1,0 +1,97 @@
+"""Export to TFLite / ONNX: parity with Keras, the files beside the export, and the exported model in use."""
+
+import json
+
+import numpy as np
+import pytest
+
+from blazepose.cli import main
+from blazepose.errors import BlazePoseError
+
+
+@pytest.fixture(scope="module")
+def exported(smoke_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    weights = str(smoke_run / "model.keras")
+    assert main(["export", "--weights", weights, "--format", "tflite", "--output", str(out / "m.tflite")]) == 0
+    assert main(["export", "--weights", weights, "--format", "onnx", "--output", str(out / "m.onnx")]) == 0
+    return out
+
+
+@pytest.mark.parametrize("name", ["m.tflite", "m.onnx"])
+def test_float32_exports_match_keras_and_carry_their_config(exported, name):
+    meta = json.loads((exported / name).with_suffix(".json").read_text())
+    assert meta["parity"]["max_px"] < 0.5 and meta["parity"]["images"] > 0
+    assert meta["joint_names"][0] == "right_ankle" and meta["input"]["shape"][1] == 128  # smoke input size
+    assert (exported / name).with_suffix(".toml").is_file()
+
+
+def test_exported_models_predict_like_keras(exported, smoke_run, data_root, tmp_path):
+    image = str(data_root / "lsp" / "images" / "im1001.jpg")
+    results = {}
+    for weights in (smoke_run / "model.keras", exported / "m.tflite", exported / "m.onnx"):
+        out = tmp_path / f"{weights.name}.json"
+        assert main(["predict", image, "--weights", str(weights), "--output", str(out), "--quiet"]) == 0
+        results[weights.suffix] = np.array(json.loads(out.read_text())["predictions"][0]["keypoints"])
+    for suffix in (".tflite", ".onnx"):
+        np.testing.assert_allclose(results[suffix][:, :2], results[".keras"][:, :2], atol=0.1)
+
+
+@pytest.mark.slow
+def test_int8_and_float16_exports(smoke_run, tmp_path):
+    from blazepose.export import export_model
+
+    for quantize in ("float16", "int8"):
+        path = tmp_path / f"{quantize}.tflite"
+        meta = export_model(smoke_run / "model.keras", "tflite", path, quantize=quantize, parity_count=8)
+        assert path.stat().st_size < (smoke_run / "model.keras").stat().st_size
+        assert np.isfinite(meta["parity"]["max_px"])
+
+
+def test_export_mistakes_are_clear(smoke_run, tmp_path, monkeypatch, capsys):
+    weights = str(smoke_run / "model.keras")
+    assert (
+        main(
+            [
+                "export",
+                "--weights",
+                weights,
+                "--format",
+                "onnx",
+                "--quantize",
+                "int8",
+                "--output",
+                str(tmp_path / "m.onnx"),
+            ]
+        )
+        == 2
+    )
+    assert "ONNX export supports --quantize none only" in capsys.readouterr().err
+    assert main(["export", "--weights", weights, "--format", "tflite", "--output", str(tmp_path / "m.onnx")]) == 2
+    assert "should end in .tflite" in capsys.readouterr().err
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"PK\x03\x04 junk")
+    assert main(["export", "--weights", str(junk), "--format", "tflite", "--output", str(tmp_path / "a.tflite")]) == 2
+    assert "not a BlazePose Keras model" in capsys.readouterr().err
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a flatbuffer")
+    img = smoke_run / "curves.png"
+    assert main(["predict", str(img), "--weights", str(bad), "--quiet"]) == 2
+    assert "not a TFLite model" in capsys.readouterr().err
+
+
+def test_missing_converter_package_names_the_install(monkeypatch):
+    import importlib
+
+    from blazepose.export import _require
+
+    real = importlib.import_module
+
+    def fake(name, *args):
+        if name == "tf2onnx":
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    with pytest.raises(BlazePoseError, match=r"tf2onnx is not installed: pip install tf2onnx"):
+        _require("tf2onnx", "tf2onnx")
