@@ -177,3 +177,23 @@ train(cfg, {str(tmp_path / "run")!r}, verbose=0)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_init_from_a_checkpoint_starts_a_new_run_from_those_weights(smoke_cfg, smoke_run, tmp_path):
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.checkpoint import load_checkpoint
+    from blazepose.training.train import init_weights
+
+    expected = build_from_config(smoke_cfg)
+    load_checkpoint(smoke_run / "heatmap" / "best.npz", expected)
+    net = build_from_config(smoke_cfg)
+    init_weights(net, smoke_run / "heatmap" / "best.npz")
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(net.weights, expected.weights, strict=True))
+    fresh = build_from_config(smoke_cfg)
+    init_weights(fresh, smoke_run / "model.keras")
+    final = build_from_config(smoke_cfg)
+    load_checkpoint(smoke_run / "finetune" / "best.npz", final)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fresh.weights, final.weights, strict=True))
+    wrong = load_config(None, ["model.variant=full", "data.input_size=128", "data.heatmap_size=32"])
+    with pytest.raises(BlazePoseError, match="other model config"):
+        init_weights(build_from_config(wrong), smoke_run / "heatmap" / "best.npz")

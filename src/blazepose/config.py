@@ -90,6 +90,9 @@ class TrainConfig:
     clipnorm: float = 5.0
     steps_per_epoch: int = 0  # 0 = one pass over the training split
     val_samples: int = 0  # 0 = the whole validation split
+    # Start from these weights (a .npz checkpoint of a run with the same model config, e.g.
+    # runs/x/heatmap/best.npz, or a .keras model) instead of a fresh initialisation; "" = fresh.
+    init_from: str = ""
     # "auto": MirroredStrategy over all GPUs when there are several, else the default; "mirrored",
     # "multi_worker" (reads TF_CONFIG) or "default".
     strategy: str = "auto"

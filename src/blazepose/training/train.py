@@ -193,6 +193,20 @@ class Run:
         plt.close(fig)
 
 
+def init_weights(net: keras.Model, path: str | Path) -> None:
+    """Load a .npz checkpoint or a .keras model's weights into `net` (same model config)."""
+    path = Path(path).expanduser()
+    if path.suffix == ".keras":
+        if not path.is_file():
+            raise BlazePoseError(f"train.init_from: {path} does not exist")
+        source = keras.saving.load_model(path, compile=False)
+        if len(source.weights) != len(net.weights):
+            raise BlazePoseError(f"train.init_from: {path} is a different model (another variant or head?)")
+        net.set_weights(source.get_weights())
+    else:
+        load_checkpoint(path, net)
+
+
 def _verbose() -> int:
     return 1 if sys.stdout.isatty() else 2
 
@@ -238,6 +252,9 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int |
     with strategy.scope():
         net = build_from_config(cfg)
         trainer = PoseTrainer(net, cfg)
+    if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
+        init_weights(net, cfg.train.init_from)
+        print(f"starting from the weights in {cfg.train.init_from}", flush=True)
     previous: str | None = None
     for phase, epochs in phase_epochs(cfg).items():
         if epochs <= 0:
