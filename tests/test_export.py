@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from blazepose.cli import main
 from blazepose.errors import BlazePoseError
@@ -95,3 +96,29 @@ def test_missing_converter_package_names_the_install(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", fake)
     with pytest.raises(BlazePoseError, match=r"tf2onnx is not installed: pip install tf2onnx"):
         _require("tf2onnx", "tf2onnx")
+
+
+def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run, tmp_path, monkeypatch, data_root):
+    from blazepose.export import export_model
+    from blazepose.inference import Predictor
+
+    path = tmp_path / "blazepose_full.npz"
+    meta = export_model(smoke_run / "model.keras", "npz", path, quantize="float16", parity_count=8)
+    assert meta["parity"]["max_px"] < 2.0
+    assert path.stat().st_size < 0.6 * (smoke_run / "model.keras").stat().st_size
+    monkeypatch.setattr("blazepose.inference.WEIGHTS_DIR", tmp_path)
+    image = np.asarray(Image.open(data_root / "lsp" / "images" / "im1001.jpg"))
+    default = Predictor().predict_arrays([image])[0]  # no weights given: the packaged (here: patched) default
+    keras = Predictor(smoke_run / "model.keras").predict_arrays([image])[0]
+    np.testing.assert_allclose(default.keypoints, keras.keypoints, atol=1.0)
+
+
+def test_training_checkpoints_can_be_evaluated_directly(smoke_run, data_root, tmp_path):
+    out = tmp_path / "p.json"
+    image = str(data_root / "lsp" / "images" / "im1001.jpg")
+    args = ["predict", image, "--weights", str(smoke_run / "finetune" / "best.npz"), "--output", str(out), "--quiet"]
+    assert main(args) == 0
+    ckpt = np.array(json.loads(out.read_text())["predictions"][0]["keypoints"])
+    assert main(["predict", image, "--weights", str(smoke_run / "model.keras"), "--output", str(out), "--quiet"]) == 0
+    final = np.array(json.loads(out.read_text())["predictions"][0]["keypoints"])
+    np.testing.assert_allclose(ckpt, final, atol=1e-3)  # model.keras is the final phase's best epoch

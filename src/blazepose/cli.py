@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         "original image pixels.",
     )
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
-    pr.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    pr.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
     pr.add_argument("--output", metavar="JSON", help="write predictions here (default: print them)")
     pr.add_argument("--draw", metavar="DIR", help="also write each image with its skeleton drawn")
     pr.add_argument("--passes", type=int, default=2, help="1 = whole image only; 2+ = re-crop (default 2)")
@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         "per part and mean, PCKh@0.5, AUC of the PCK curve, mean pixel error, and the seed's legacy metric "
         "under its own name. Writes report.json, report.md and pck_curve.png.",
     )
-    ev.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    ev.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
     ev.add_argument("--dataset", default="lsp", help="dataset with a standard split (lsp)")
     ev.add_argument("--split", default="test", choices=["test", "val"], help="test = im1001-im2000 (default)")
     ev.add_argument(
@@ -316,9 +316,19 @@ def build_parser() -> argparse.ArgumentParser:
         "int8 calibrates on real training crops. The resolved config goes beside the file (.toml, .json).",
     )
     ex.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
-    ex.add_argument("--format", required=True, choices=["tflite", "onnx"])
-    ex.add_argument("--quantize", default="none", choices=["none", "float16", "int8"], help="tflite only")
-    ex.add_argument("--output", required=True, help="file to write (.tflite or .onnx)")
+    ex.add_argument(
+        "--format",
+        required=True,
+        choices=["tflite", "onnx", "npz"],
+        help="npz = the inference weights alone, for this package (what it ships)",
+    )
+    ex.add_argument(
+        "--quantize",
+        default="none",
+        choices=["none", "float16", "int8"],
+        help="float16: tflite or npz; int8: tflite only",
+    )
+    ex.add_argument("--output", required=True, help="file to write (.tflite, .onnx or .npz)")
     ex.set_defaults(func=cmd_export)
 
     info = commands.add_parser(

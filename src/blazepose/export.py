@@ -18,7 +18,7 @@ from blazepose.config import Config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
-FORMATS = ("tflite", "onnx")
+FORMATS = ("tflite", "onnx", "npz")  # npz: the inference weights alone (float32 or float16), with the config
 QUANTIZE = ("none", "float16", "int8")
 # Parity limits in input pixels: float32 must agree to well under a pixel; quantized models are judged on
 # their validation PCK (bench/latency.py, evaluate), the limit here only catches a broken export.
@@ -94,6 +94,15 @@ def _to_onnx(model, path: Path) -> None:
     model.export(str(path), format="onnx", verbose=False)
 
 
+def _to_npz(model, path: Path, dtype) -> None:
+    from blazepose.inference import NPZ_FORMAT
+    from blazepose.training.checkpoint import atomic_write
+
+    arrays = {f"w{i:04d}": np.asarray(v.numpy(), dtype) for i, v in enumerate(model.weights)}
+    arrays["format"] = np.array(NPZ_FORMAT)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
 def export_model(
     weights: str | Path,
     fmt: str,
@@ -111,11 +120,15 @@ def export_model(
         raise BlazePoseError(f"unsupported quantization {quantize!r}; expected one of {', '.join(QUANTIZE)}")
     if fmt == "onnx" and quantize != "none":
         raise BlazePoseError("ONNX export supports --quantize none only; use --format tflite for float16/int8")
+    if fmt == "npz" and quantize == "int8":
+        raise BlazePoseError("npz export supports --quantize none or float16; use --format tflite for int8")
     output = Path(output)
     if output.suffix.lower() != f".{fmt}":
         raise BlazePoseError(f"--output {output} should end in .{fmt}")
     cfg = cfg or config_beside(weights)
-    keras_runner = KerasRunner(weights)
+    keras_runner = load_runner(weights)
+    if not isinstance(keras_runner, KerasRunner):
+        raise BlazePoseError(f"export needs a Keras model (.keras or .npz weights), got {weights}")
     size = keras_runner.input_size
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "tflite":
@@ -124,9 +137,13 @@ def export_model(
         tmp = output.with_name(f".{output.name}.tmp")
         tmp.write_bytes(_to_tflite(keras_runner.model, size, quantize, calibration))
         tmp.replace(output)
-    else:
+    elif fmt == "onnx":
         _require("onnxruntime", "onnxruntime")
         _to_onnx(keras_runner.model, output)
+    else:
+        _to_npz(keras_runner.model, output, np.float16 if quantize == "float16" else np.float32)
+    # The config goes beside the file before the parity check: the .npz runner rebuilds the model from it.
+    save_config(cfg, output.with_suffix(".toml"))
 
     # Parity on real validation crops, in input pixels.
     images = parity_images(cfg, parity_count).astype(np.float32)
@@ -155,7 +172,6 @@ def export_model(
             "limit_px": MAX_DIFF_PX[quantize],
         },
     }
-    save_config(cfg, output.with_suffix(".toml"))
     output.with_suffix(".json").write_text(json.dumps(meta, indent=1))
     if diff.max() > MAX_DIFF_PX[quantize]:
         raise BlazePoseError(

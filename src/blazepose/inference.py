@@ -36,7 +36,7 @@ MIN_BOX_FRACTION = 0.1
 
 
 def default_weights(variant: str = "full") -> Path:
-    path = WEIGHTS_DIR / f"blazepose_{variant}.keras"
+    path = WEIGHTS_DIR / f"blazepose_{variant}.npz"
     if not path.is_file():
         raise BlazePoseError(
             f"no default {variant} model is installed yet (expected {path}); pass --weights PATH, e.g. the "
@@ -64,10 +64,19 @@ class KerasRunner:
         names = {layer.name for layer in net.layers}
         if not {"backbone", "heatmap_head", "regression_head"} <= names:
             raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
-        self.model = inference_model(net)
-        self.input_size = int(self.model.input.shape[1])
-        joints = self.model.output["joints"]
-        self.num_joints = int(joints.shape[1])
+        self._use(inference_model(net))
+
+    @classmethod
+    def from_model(cls, model) -> KerasRunner:
+        """A runner around an inference model already built (e.g. from .npz weights)."""
+        runner = cls.__new__(cls)
+        runner._use(model)
+        return runner
+
+    def _use(self, model) -> None:
+        self.model = model
+        self.input_size = int(model.input.shape[1])
+        self.num_joints = int(model.output["joints"].shape[1])
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = self.model.predict_on_batch(batch.astype(np.float32))
@@ -132,7 +141,40 @@ class OnnxRunner:
         return joints, vis
 
 
-RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner}
+NPZ_FORMAT = "blazepose-inference-weights"
+
+
+def load_npz_runner(path: str | Path) -> KerasRunner:
+    """Weights in .npz: exported inference weights (float16 or float32, the packaged default models) or a
+    training checkpoint (runs/x/<phase>/best.npz); the model is rebuilt from the config beside it."""
+    from blazepose.models.blazepose import build_from_config, inference_model
+    from blazepose.training.checkpoint import load_checkpoint
+
+    path = Path(path)
+    cfg = config_beside(path, required=True)
+    net = build_from_config(cfg)
+    try:
+        data = np.load(path)
+    except (OSError, ValueError) as exc:
+        raise BlazePoseError(f"{path} is not a readable .npz weights file: {exc}") from None
+    with data:
+        if "state" in data.files:  # a training checkpoint
+            load_checkpoint(path, net)
+            return KerasRunner.from_model(inference_model(net))
+        if "format" not in data.files or str(data["format"]) != NPZ_FORMAT:
+            raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
+        model = inference_model(net)
+        keys = sorted(k for k in data.files if k.startswith("w"))
+        if len(keys) != len(model.weights):
+            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
+        for key, var in zip(keys, model.weights, strict=True):
+            if tuple(data[key].shape) != tuple(var.shape):
+                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
+            var.assign(data[key].astype(np.float32))
+    return KerasRunner.from_model(model)
+
+
+RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".npz": load_npz_runner}
 
 
 def load_runner(path: str | Path):
@@ -145,11 +187,15 @@ def load_runner(path: str | Path):
     return runner(path)
 
 
-def config_beside(path: str | Path) -> Config:
-    """The resolved config saved beside a model (config.toml in its folder), else the defaults."""
-    for candidate in (Path(path).with_suffix(".toml"), Path(path).parent / "config.toml"):
+def config_beside(path: str | Path, required: bool = False) -> Config:
+    """The resolved config saved beside a model: <name>.toml, else config.toml in its folder or the one
+    above (a run directory, for checkpoints in runs/x/<phase>/); else the defaults, unless `required`."""
+    path = Path(path)
+    for candidate in (path.with_suffix(".toml"), path.parent / "config.toml", path.parent.parent / "config.toml"):
         if candidate.is_file():
             return load_config(candidate)
+    if required:
+        raise BlazePoseError(f"{path} needs its config beside it ({path.with_suffix('.toml').name} or config.toml)")
     return config_from_dict({})
 
 
