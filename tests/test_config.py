@@ -87,3 +87,12 @@ def test_readers_match_the_config_choices():
     from blazepose.data.datasets import READERS
 
     assert set(CHOICES["data.train_sets"]) == set(READERS)
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").rglob("*.toml"))
+    assert configs
+    for path in configs:
+        load_config(path)

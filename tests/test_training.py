@@ -179,21 +179,28 @@ train(cfg, {str(tmp_path / "run")!r}, verbose=0)
     assert (tmp_path / "run" / "model.keras").is_file()
 
 
-def test_init_from_a_checkpoint_starts_a_new_run_from_those_weights(smoke_cfg, smoke_run, tmp_path):
+def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.checkpoint import load_checkpoint
     from blazepose.training.train import init_weights
 
+    def same(a, b, name):
+        pairs = zip(a.get_layer(name).weights, b.get_layer(name).weights, strict=True)
+        return all(np.array_equal(x.numpy(), y.numpy()) for x, y in pairs)
+
     expected = build_from_config(smoke_cfg)
     load_checkpoint(smoke_run / "heatmap" / "best.npz", expected)
     net = build_from_config(smoke_cfg)
-    init_weights(net, smoke_run / "heatmap" / "best.npz")
-    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(net.weights, expected.weights, strict=True))
-    fresh = build_from_config(smoke_cfg)
-    init_weights(fresh, smoke_run / "model.keras")
+    assert init_weights(net, smoke_run / "heatmap" / "best.npz") == ["backbone", "heatmap_head", "regression_head"]
+    assert all(same(net, expected, n) for n in ("backbone", "heatmap_head", "regression_head"))
+    # Another head type: backbone and heatmap head are copied, the regression head keeps its own weights.
+    other = build_from_config(
+        dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
+    )
+    assert init_weights(other, smoke_run / "model.keras") == ["backbone", "heatmap_head"]
     final = build_from_config(smoke_cfg)
     load_checkpoint(smoke_run / "finetune" / "best.npz", final)
-    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(fresh.weights, final.weights, strict=True))
+    assert same(other, final, "backbone") and same(other, final, "heatmap_head")
     wrong = load_config(None, ["model.variant=full", "data.input_size=128", "data.heatmap_size=32"])
-    with pytest.raises(BlazePoseError, match="other model config"):
+    with pytest.raises(BlazePoseError, match="shares no sub-model"):
         init_weights(build_from_config(wrong), smoke_run / "heatmap" / "best.npz")

@@ -193,18 +193,34 @@ class Run:
         plt.close(fig)
 
 
-def init_weights(net: keras.Model, path: str | Path) -> None:
-    """Load a .npz checkpoint or a .keras model's weights into `net` (same model config)."""
+def init_weights(net: keras.Model, path: str | Path) -> list[str]:
+    """Copy weights from a .keras model or a run's .npz checkpoint into `net`, sub-model by sub-model.
+
+    Sub-models whose weights match in shape are copied (so a regression head of another type can start
+    from the same backbone and heatmap head); returns their names, and fails if none matched.
+    """
+    from blazepose.inference import config_beside
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.phases import SUB_MODELS
+
     path = Path(path).expanduser()
+    if not path.is_file():
+        raise BlazePoseError(f"train.init_from: {path} does not exist")
     if path.suffix == ".keras":
-        if not path.is_file():
-            raise BlazePoseError(f"train.init_from: {path} does not exist")
         source = keras.saving.load_model(path, compile=False)
-        if len(source.weights) != len(net.weights):
-            raise BlazePoseError(f"train.init_from: {path} is a different model (another variant or head?)")
-        net.set_weights(source.get_weights())
     else:
-        load_checkpoint(path, net)
+        source = build_from_config(config_beside(path, required=True))
+        load_checkpoint(path, source)
+    copied = []
+    for name in SUB_MODELS:
+        src, dst = source.get_layer(name).weights, net.get_layer(name).weights
+        if len(src) == len(dst) and all(tuple(a.shape) == tuple(b.shape) for a, b in zip(src, dst, strict=True)):
+            for a, b in zip(src, dst, strict=True):
+                b.assign(a.numpy())
+            copied.append(name)
+    if not copied:
+        raise BlazePoseError(f"train.init_from: {path} shares no sub-model with this model config")
+    return copied
 
 
 def _verbose() -> int:
@@ -253,8 +269,8 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int |
         net = build_from_config(cfg)
         trainer = PoseTrainer(net, cfg)
     if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
-        init_weights(net, cfg.train.init_from)
-        print(f"starting from the weights in {cfg.train.init_from}", flush=True)
+        copied = init_weights(net, cfg.train.init_from)
+        print(f"starting {', '.join(copied)} from {cfg.train.init_from}", flush=True)
     previous: str | None = None
     for phase, epochs in phase_epochs(cfg).items():
         if epochs <= 0:
