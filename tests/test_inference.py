@@ -10,34 +10,11 @@ from blazepose.cli import main
 from blazepose.errors import BlazePoseError
 from blazepose.inference import Predictor, default_weights
 from blazepose.keypoints import LSP
-
-
-class BrightestPixelRunner:
-    """A stand-in network: every joint is the brightest pixel of the crop (normalized coordinates)."""
-
-    input_size = 64
-    num_joints = 14
-
-    def __init__(self):
-        self.crops = []
-
-    def __call__(self, batch):
-        self.crops.append(batch)
-        b = batch.shape[0]
-        flat = batch[..., 0].reshape(b, -1).argmax(axis=1)
-        y, x = np.divmod(flat, self.input_size)
-        xy = (np.stack([x, y], axis=-1).astype(np.float32) + 0.5) / self.input_size  # Codec.normalize
-        return np.repeat(xy[:, None, :], self.num_joints, axis=1), np.ones((b, self.num_joints), np.float32)
-
-
-def _blob(x, y, h=300, w=500, sigma=5.0):
-    yy, xx = np.mgrid[0:h, 0:w]
-    g = 255 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
-    return np.repeat(g[..., None], 3, axis=-1).astype(np.uint8)
+from tests.helpers import BrightestPixelRunner, blob
 
 
 def test_two_passes_find_a_dot_in_original_pixels():
-    img = _blob(400, 80)
+    img = blob(400, 80)
     runner = BrightestPixelRunner()
     pred = Predictor(runner=runner, passes=2).predict_arrays([img])[0]
     assert (pred.width, pred.height) == (500, 300)
@@ -49,7 +26,7 @@ def test_two_passes_find_a_dot_in_original_pixels():
 
 
 def test_one_pass_is_coarser_than_two():
-    img = _blob(403, 77)
+    img = blob(403, 77)
     one = Predictor(runner=BrightestPixelRunner(), passes=1).predict_arrays([img])[0]
     two = Predictor(runner=BrightestPixelRunner(), passes=2).predict_arrays([img])[0]
     err = lambda p: np.abs(p.keypoints[0] - (403, 77)).max()  # noqa: E731

@@ -26,6 +26,7 @@ examples:
   blazepose train --run-dir runs/smoke --resume
   blazepose predict photos/ --weights runs/smoke/model.keras --output preds.json --draw drawn/
   blazepose evaluate --weights runs/smoke/model.keras --split test --output-dir eval/
+  blazepose video clip.mp4 --weights runs/smoke/model.keras --output tracked.avi --json tracked.jsonl
 """
 
 
@@ -177,6 +178,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_video(args: argparse.Namespace) -> int:
+    from blazepose.inference import Predictor
+    from blazepose.tracking import PoseTracker
+    from blazepose.video import open_source, run_video
+
+    if (args.source is None) == (args.camera is None):
+        raise BlazePoseError("give a video file or --camera N (one of the two)")
+    if not (args.output or args.json or args.show):
+        raise BlazePoseError("nothing to do: pass --output VIDEO, --json FILE and/or --show")
+    open_source(args.source if args.source is not None else args.camera).release()  # fail before loading a model
+    predictor = Predictor(args.weights, passes=args.passes, batch_size=1)
+    tracker = PoseTracker(predictor, smooth=not args.no_smooth)
+    source = args.source if args.source is not None else args.camera
+    frames = run_video(tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet)
+    written = ", ".join(str(p) for p in (args.output, args.json) if p)
+    print(f"tracked {frames} frame(s)" + (f"; wrote {written}" if written else ""), file=sys.stderr)
+    return 0 if frames else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from blazepose.export import export_model
     from blazepose.inference import default_weights
@@ -307,6 +327,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-root", metavar="DIR", help="folder holding lsp/")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    vd = commands.add_parser(
+        "video",
+        help="track one person through a video file or a webcam, with smoothing",
+        description="The first frame (and any frame after the track is lost) runs the whole-image passes; later "
+        "frames crop around the previous frame's keypoints and run one pass. Keypoints are smoothed with a "
+        "One Euro filter. Writes a drawn video and/or one JSON line per frame.",
+    )
+    vd.add_argument("source", nargs="?", help="video file")
+    vd.add_argument("--camera", type=int, help="webcam index instead of a file (e.g. 0)")
+    vd.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
+    vd.add_argument("--output", help="write the video with skeletons drawn (.avi or .mp4)")
+    vd.add_argument("--json", help="write one JSON line per frame: frame, time, 14 [x, y, visibility]")
+    vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
+    vd.add_argument("--no-smooth", action="store_true", help="raw keypoints, no One Euro smoothing")
+    vd.add_argument("--passes", type=int, default=2, help="passes when (re)starting a track (default 2)")
+    vd.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
+    vd.add_argument("--quiet", action="store_true", help="no progress bar")
+    vd.set_defaults(func=cmd_video)
 
     ex = commands.add_parser(
         "export",

@@ -252,20 +252,23 @@ class Predictor:
         kps_orig = np.stack([transform_points(k, invert_affine(m)) for k, m in zip(kps_input, mats, strict=True)])
         return kps_orig, vis
 
-    def _recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
+    def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
         """The next pass's square around the previous keypoints, kept inside the image so a wild guess
         cannot run off, and not smaller than MIN_BOX_FRACTION of the image."""
         h, w = image.shape[:2]
         cx, cy, side = person_box(np.clip(keypoints, 0, [w - 1, h - 1]), np.ones(len(keypoints)), self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h))
 
-    def predict_arrays(self, images: list[np.ndarray], boxes: list | None = None) -> list[Prediction]:
-        """Keypoints for RGB uint8 images. `boxes` (cx, cy, side) replace the whole-image first pass."""
+    def predict_arrays(
+        self, images: list[np.ndarray], boxes: list | None = None, passes: int | None = None
+    ) -> list[Prediction]:
+        """Keypoints for RGB uint8 images. `boxes` (cx, cy, side) replace the whole-image first pass;
+        `passes` overrides the predictor's pass count (a tracker runs one pass on its own box)."""
         if boxes is None:
             boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in images]
         kps, vis = self._run(images, boxes)
-        for _ in range(self.passes - 1):
-            boxes = [self._recrop_box(k, img) for k, img in zip(kps, images, strict=True)]
+        for _ in range((passes or self.passes) - 1):
+            boxes = [self.recrop_box(k, img) for k, img in zip(kps, images, strict=True)]
             kps, vis = self._run(images, boxes)
         return [
             Prediction(k.astype(np.float32), v.astype(np.float32), img.shape[1], img.shape[0])

@@ -1,0 +1,27 @@
+"""Stand-ins shared by the inference and tracking tests."""
+
+import numpy as np
+
+
+class BrightestPixelRunner:
+    """A stand-in network: every joint is the brightest pixel of the crop (normalized coordinates)."""
+
+    input_size = 64
+    num_joints = 14
+
+    def __init__(self):
+        self.crops = []
+
+    def __call__(self, batch):
+        self.crops.append(batch)
+        b = batch.shape[0]
+        flat = batch[..., 0].reshape(b, -1).argmax(axis=1)
+        y, x = np.divmod(flat, self.input_size)
+        xy = (np.stack([x, y], axis=-1).astype(np.float32) + 0.5) / self.input_size  # Codec.normalize
+        return np.repeat(xy[:, None, :], self.num_joints, axis=1), np.ones((b, self.num_joints), np.float32)
+
+
+def blob(x, y, h=300, w=500, sigma=5.0):
+    yy, xx = np.mgrid[0:h, 0:w]
+    g = 255 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return np.repeat(g[..., None], 3, axis=-1).astype(np.uint8)
