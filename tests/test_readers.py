@@ -112,3 +112,43 @@ def test_detect_dataset_by_layout(data_root, tmp_path):
         detect_dataset(tmp_path)
     with pytest.raises(BlazePoseError, match="neither a known dataset"):
         resolve_dataset("no-such-thing")
+
+
+def _custom(folder, samples, names=None):
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"samples": samples}
+    if names is not None:
+        payload["joint_names"] = names
+    (folder / "annotations.json").write_text(json.dumps(payload))
+    return folder
+
+
+def test_custom_format_flags_and_paths(tmp_path):
+    from blazepose.data.custom import read_custom
+    from blazepose.keypoints import LSP
+
+    kps = [[10.0 + j, 20.0, 2] for j in range(14)]
+    kps[3][2] = 1  # occluded
+    kps[5] = [0, 0, 0]  # not annotated
+    folder = _custom(tmp_path / "mine", [{"image": "images/a.jpg", "keypoints": kps}], list(LSP.joint_names))
+    (samples, problems) = read_custom(folder)
+    s = samples[0]
+    assert problems == [] and s.image_path == str(folder / "images" / "a.jpg")
+    assert s.mask[5] == 0 and s.mask.sum() == 13 and s.visibility[3] == 0 and s.visibility[4] == 1
+    assert detect_dataset(folder) == "custom"
+
+
+def test_custom_format_mistakes(tmp_path):
+    from blazepose.data.custom import read_custom
+
+    bad = _custom(tmp_path / "a", [{"image": "x.jpg", "keypoints": [[1, 2, 2]] * 13}, {"image": "y.jpg"}])
+    samples, problems = read_custom(bad)
+    assert samples == [] and "shape (13, 3)" in problems[0] and "needs 'image' and 'keypoints'" in problems[1]
+    with pytest.raises(BlazePoseError, match="joint_names must be the 14 LSP joints"):
+        read_custom(_custom(tmp_path / "b", [], ["nose"]))
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "annotations.json").write_text("[1, 2]")
+    with pytest.raises(BlazePoseError, match="expected an object with a 'samples' list"):
+        read_custom(tmp_path / "c")

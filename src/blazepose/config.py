@@ -112,7 +112,7 @@ class Config:
 # Settings that take one of a few values (each element, for lists). The model tables in models/blazepose.py
 # and the readers in data/datasets.py must agree with these (a test checks).
 CHOICES = {
-    "data.train_sets": ("lsp", "lspet", "coco"),
+    "data.train_sets": ("lsp", "lspet", "coco", "custom"),
     "model.variant": ("full", "lite"),
     "loss.heatmap_type": ("mse", "focal"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),

@@ -15,6 +15,8 @@ import scipy.io
 
 from blazepose.config import DataConfig
 from blazepose.data.coco import read_coco
+from blazepose.data.custom import FILE as CUSTOM_FILE
+from blazepose.data.custom import read_custom
 from blazepose.data.lsp import NUM_JOINTS, read_lsp, read_lspet
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError
@@ -30,9 +32,10 @@ READERS: dict[str, Reader] = {
     "coco": lambda folder: read_coco(
         folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", to_lsp=True
     ),
+    "custom": read_custom,
 }
 # Folder name under the data root for each dataset.
-FOLDERS = {"lsp": "lsp", "lspet": "lspet", "coco": "coco_mini"}
+FOLDERS = {"lsp": "lsp", "lspet": "lspet", "coco": "coco_mini", "custom": "custom"}
 
 
 def resolve_root(root: str | Path | None = "") -> Path:
@@ -59,7 +62,7 @@ def dataset_folder(name: str, root: str | Path | None = "") -> Path:
     if name not in READERS:
         raise BlazePoseError(f"unknown dataset {name!r}; known: {', '.join(READERS)}")
     base = resolve_root(root)
-    if (base / "joints.mat").exists() or (base / "annotations").is_dir():
+    if (base / "joints.mat").exists() or (base / "annotations").is_dir() or (base / CUSTOM_FILE).is_file():
         return base
     folder = base / FOLDERS[name]
     if not folder.is_dir():
@@ -68,14 +71,17 @@ def dataset_folder(name: str, root: str | Path | None = "") -> Path:
 
 
 def detect_dataset(folder: str | Path) -> str:
-    """Which reader a dataset folder needs: 'lsp' (joints 3x14xN), 'lspet' (14x3xN) or 'coco' (annotations/)."""
+    """Which reader a folder needs: custom (annotations.json), coco (annotations/), lsp (3x14xN), lspet (14x3xN)."""
     folder = Path(folder)
+    if (folder / CUSTOM_FILE).is_file():
+        return "custom"
     if (folder / "annotations").is_dir():
         return "coco"
     mat = folder / "joints.mat"
     if not mat.is_file():
         raise BlazePoseError(
-            f"{folder} is not a dataset folder: expected joints.mat (LSP/LSPet) or annotations/ (COCO)"
+            f"{folder} is not a dataset folder: expected joints.mat (LSP/LSPet), annotations/ (COCO) or "
+            f"{CUSTOM_FILE} (custom)"
         )
     try:
         shape = scipy.io.whosmat(str(mat))
