@@ -5,13 +5,12 @@ COCO's v flag: 0 not labelled (masked), 1 labelled but not visible, 2 labelled a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from blazepose.data.sample import Sample
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, read_json
 from blazepose.keypoints import COCO, coco_to_lsp
 
 
@@ -23,12 +22,7 @@ def read_coco(
     `to_lsp` maps the 17 COCO keypoints to the 14 LSP joints (neck from the shoulders, head top masked).
     """
     annotations, images = Path(annotations), Path(images)
-    try:
-        data = json.loads(annotations.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BlazePoseError(f"{annotations} does not exist (expected a COCO person_keypoints json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BlazePoseError(f"{annotations} is not valid JSON: {exc}") from None
+    data = read_json(annotations, "a COCO person_keypoints json")
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
         raise BlazePoseError(f"{annotations}: expected a COCO json with 'images' and 'annotations'")
     files = {img["id"]: img["file_name"] for img in data["images"]}

@@ -12,13 +12,12 @@ convention). The same layout as ``blazepose predict --output`` apart from the th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from blazepose.data.sample import Sample
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, read_json
 from blazepose.keypoints import LSP
 
 FILE = "annotations.json"
@@ -27,12 +26,7 @@ FILE = "annotations.json"
 def read_custom(folder: str | Path) -> tuple[list[Sample], list[str]]:
     folder = Path(folder)
     path = folder / FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BlazePoseError(f"{path} does not exist (expected the custom annotations file)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BlazePoseError(f"{path} is not valid JSON: {exc}") from None
+    data = read_json(path, "the custom annotations file")
     if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
         raise BlazePoseError(f"{path}: expected an object with a 'samples' list (see blazepose/data/custom.py)")
     names = data.get("joint_names")

@@ -15,7 +15,7 @@ import numpy as np
 
 from blazepose.data.sample import Sample
 from blazepose.data.transforms import person_box
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, read_json
 from blazepose.evaluation.functional import (
     head_size,
     legacy_seed_metric,
@@ -171,14 +171,8 @@ def write_report(report: dict, out_dir: str | Path, title: str = "") -> Path:
 
 
 def load_report(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        report = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise BlazePoseError(f"report {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BlazePoseError(f"{path} is not a report.json: {exc}") from None
-    if "pck@0.2" not in report:
+    report = read_json(path, "a report.json written by 'blazepose evaluate'")
+    if not isinstance(report, dict) or "pck@0.2" not in report:
         raise BlazePoseError(f"{path} is not a report.json written by 'blazepose evaluate'")
     return report
 
