@@ -204,3 +204,45 @@ def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
     wrong = load_config(None, ["model.variant=full", "data.input_size=128", "data.heatmap_size=32"])
     with pytest.raises(BlazePoseError, match="shares no sub-model"):
         init_weights(build_from_config(wrong), smoke_run / "heatmap" / "best.npz")
+
+
+def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg, smoke_run, tmp_path):
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.checkpoint import load_checkpoint, matching_sub_models
+
+    net = build_from_config(smoke_cfg)
+    load_checkpoint(smoke_run / "regression" / "best.npz", net)
+    # The flat layout of older checkpoints: every weight in the network's order, w0000 ...
+    flat = {f"w{i:04d}": w.numpy() for i, w in enumerate(net.weights)}
+    flat["state"] = np.frombuffer(b"{}", dtype=np.uint8)
+    np.savez(tmp_path / "flat.npz", **flat)
+    other = build_from_config(smoke_cfg)
+    load_checkpoint(tmp_path / "flat.npz", other)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(net.weights, other.weights, strict=True))
+    # Another head: the regression head does not fit; required -> clear error, otherwise left as it is.
+    linear = dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
+    third = build_from_config(linear)
+    assert matching_sub_models(smoke_run / "regression" / "best.npz", third) == ["backbone", "heatmap_head"]
+    with pytest.raises(BlazePoseError, match="its regression_head .* does not fit"):
+        load_checkpoint(smoke_run / "regression" / "best.npz", third)
+    before = [w.numpy().copy() for w in third.get_layer("regression_head").weights]
+    load_checkpoint(smoke_run / "regression" / "best.npz", third, required=("backbone", "heatmap_head"))
+    after = third.get_layer("regression_head").weights
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, after, strict=True))
+
+
+def test_regression_head_can_fit_a_small_batch():
+    """The regression phase must be able to learn (a dense layer on the flattened 4x4 map did not: Adam's
+    steps moved its outputs so far that it collapsed to the mean pose)."""
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.phases import PoseTrainer, compile_for_phase
+
+    cfg = load_config(None, ["model.variant=full", "seed=1"])  # the full size: 4x4x384 before the head
+    net = build_from_config(cfg)
+    trainer = PoseTrainer(net, cfg)
+    compile_for_phase(trainer, "regression", 10)
+    x, y = _batch(cfg, b=8)
+    first = trainer.train_on_batch(x, y, return_dict=True)["coordinate_loss"]
+    for _ in range(60):
+        last = trainer.train_on_batch(x, y, return_dict=True)["coordinate_loss"]
+    assert last < 0.5 * first, (first, last)

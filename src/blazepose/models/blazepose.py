@@ -152,7 +152,12 @@ def build_regression_head(
         if skip is not None:
             x = layers.Add(name=f"reg{i}_add")([x, _conv_bn_relu(inputs[skip], c, 1, 1, bn, f"reg{i}_skip")])
         x = _stage(x, c, n, kernel, bn, f"reg{i}")
+    # A learned per-channel pooling of the last (4x4) map, normalised, then the output layers: a dense layer
+    # on the flattened map (6144 inputs of unnormalised activations) made every Adam step move the outputs
+    # so far that training collapsed to the mean pose.
+    x = layers.DepthwiseConv2D(x.shape[1], padding="valid", use_bias=not bn, name="reg_pool")(x)
     x = layers.Flatten(name="reg_flatten")(x)
+    x = layers.BatchNormalization(name="reg_norm")(x)
     return keras.Model(inputs, HEADS[head].build(x, k), name="regression_head")
 
 

@@ -1,8 +1,11 @@
 """Checkpoints as single .npz files, written atomically (temp file, fsync, rename): a kill never leaves a
 corrupt checkpoint, at worst the previous one.
 
-A checkpoint holds the network's weights in ``model.weights`` order, optionally the optimizer's variables
-(for ``--resume``) and a JSON state dict.
+A checkpoint holds the network's weights keyed by sub-model (``backbone/0000`` ...), optionally the
+optimizer's variables (``o0000`` ..., for ``--resume``) and a JSON state dict. Keying by sub-model lets a run
+load the parts that match (a new regression head over a trained backbone, another head type) and say
+clearly which part does not. Checkpoints written before the keying (flat ``w0000`` ...) are read by splitting
+them in the network's own order: backbone, heatmap head, regression head.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import keras
 import numpy as np
 
 from blazepose.errors import BlazePoseError
+
+SUB_MODELS = ("backbone", "heatmap_head", "regression_head")
 
 
 def atomic_write(path: str | Path, write) -> Path:
@@ -31,7 +36,12 @@ def atomic_write(path: str | Path, write) -> Path:
 
 
 def save_checkpoint(path: str | Path, net: keras.Model, optimizer=None, state: dict | None = None) -> Path:
-    arrays = {f"w{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(net.weights)}
+    arrays = {}
+    for name in SUB_MODELS:
+        for i, v in enumerate(net.get_layer(name).weights):
+            arrays[f"{name}/{i:04d}"] = np.asarray(v.numpy())
+    if len(arrays) != len(net.weights):
+        raise RuntimeError("the network has weights outside its sub-models; the checkpoint would lose them")
     if optimizer is not None:
         arrays.update({f"o{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
     arrays["state"] = np.frombuffer(json.dumps(state or {}).encode(), dtype=np.uint8)
@@ -43,29 +53,55 @@ def read_state(path: str | Path) -> dict:
         return json.loads(data["state"].tobytes().decode())
 
 
-def load_checkpoint(path: str | Path, net: keras.Model, optimizer=None) -> dict:
-    """Restore weights (and optimizer variables when given and saved) into `net`; returns the state."""
-    path = Path(path)
+def _open(path: str | Path):
+    path = Path(path).expanduser()
     if not path.is_file():
         raise BlazePoseError(f"checkpoint {path} does not exist")
     try:
-        data = np.load(path)
+        return np.load(path)
     except (OSError, ValueError) as exc:
         raise BlazePoseError(f"{path} is not a readable checkpoint: {exc}") from None
-    with data:
-        weights = sorted(k for k in data.files if k.startswith("w"))
-        if len(weights) != len(net.weights):
-            raise BlazePoseError(
-                f"{path} holds {len(weights)} weight arrays but this model has {len(net.weights)}: "
-                "was it trained with another model config (variant, head, input size)?"
-            )
-        for key, var in zip(weights, net.weights, strict=True):
-            if tuple(data[key].shape) != tuple(var.shape):
+
+
+def _arrays_by_sub_model(data, net: keras.Model) -> dict[str, list[np.ndarray]]:
+    if any(k.startswith(f"{SUB_MODELS[0]}/") for k in data.files):
+        return {
+            name: [data[k] for k in sorted(k for k in data.files if k.startswith(f"{name}/"))] for name in SUB_MODELS
+        }
+    flat = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
+    out, start = {}, 0
+    for name in SUB_MODELS[:-1]:
+        n = len(net.get_layer(name).weights)
+        out[name], start = flat[start : start + n], start + n
+    out[SUB_MODELS[-1]] = flat[start:]
+    return out
+
+
+def fits(arrays: list, weights) -> bool:
+    """Whether `arrays` (anything with .shape) can be assigned to `weights` one by one."""
+    return len(arrays) == len(weights) and all(
+        tuple(a.shape) == tuple(w.shape) for a, w in zip(arrays, weights, strict=True)
+    )
+
+
+def load_checkpoint(path: str | Path, net: keras.Model, optimizer=None, required: tuple[str, ...] = SUB_MODELS) -> dict:
+    """Restore the sub-models that match into `net` (and the optimizer's variables when given and saved).
+
+    Every sub-model in `required` must match, else a clear error; the others are loaded when they match and
+    otherwise keep their current weights. Returns the checkpoint's state dict.
+    """
+    with _open(path) as data:
+        arrays = _arrays_by_sub_model(data, net)
+        for name in SUB_MODELS:
+            weights = net.get_layer(name).weights
+            if fits(arrays[name], weights):
+                for a, w in zip(arrays[name], weights, strict=True):
+                    w.assign(a)
+            elif name in required:
                 raise BlazePoseError(
-                    f"{path}: weight {var.path} has shape {data[key].shape}, the model expects {tuple(var.shape)}"
+                    f"{path}: its {name} ({len(arrays[name])} arrays) does not fit this model's ({len(weights)}): "
+                    "was it trained with another model config (variant, head, input size) or an older version?"
                 )
-        for key, var in zip(weights, net.weights, strict=True):
-            var.assign(data[key])
         opt_keys = sorted(k for k in data.files if k.startswith("o"))
         if optimizer is not None and opt_keys:
             if not optimizer.built:
@@ -75,3 +111,10 @@ def load_checkpoint(path: str | Path, net: keras.Model, optimizer=None) -> dict:
             for key, var in zip(opt_keys, optimizer.variables, strict=True):
                 var.assign(data[key])
         return json.loads(data["state"].tobytes().decode())
+
+
+def matching_sub_models(path: str | Path, net: keras.Model) -> list[str]:
+    """Names of the sub-models of `net` that the checkpoint at `path` can fill."""
+    with _open(path) as data:
+        arrays = _arrays_by_sub_model(data, net)
+        return [name for name in SUB_MODELS if fits(arrays[name], net.get_layer(name).weights)]

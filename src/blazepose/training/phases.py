@@ -16,8 +16,7 @@ from keras import ops
 from blazepose.config import Config
 from blazepose.losses import LOSS_NAMES, compute_losses
 from blazepose.models.blazepose import HEADS
-
-SUB_MODELS = ("backbone", "heatmap_head", "regression_head")
+from blazepose.training.checkpoint import SUB_MODELS
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,16 @@ PHASES = {
     "regression": Phase("regression", ("regression_head",), ("coordinate", "visibility"), "joints"),
     "finetune": Phase("finetune", SUB_MODELS, LOSS_NAMES, "joints"),
 }
+
+
+def trained_by(phase: str) -> tuple[str, ...]:
+    """Sub-models trained by `phase` or any phase before it: a checkpoint of `phase` must fill these."""
+    names: list[str] = []
+    for name, p in PHASES.items():
+        names += [m for m in p.trainable if m not in names]
+        if name == phase:
+            return tuple(names)
+    raise KeyError(phase)
 
 
 def phase_epochs(cfg: Config) -> dict[str, int]:

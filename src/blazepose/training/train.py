@@ -34,8 +34,16 @@ from blazepose.data.datasets import load_split
 from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
 from blazepose.errors import BlazePoseError
 from blazepose.evaluation.functional import pck, torso_size
-from blazepose.training.checkpoint import atomic_write, load_checkpoint, read_state, save_checkpoint
-from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase, phase_epochs
+from blazepose.training.checkpoint import (
+    SUB_MODELS,
+    atomic_write,
+    fits,
+    load_checkpoint,
+    matching_sub_models,
+    read_state,
+    save_checkpoint,
+)
+from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase, phase_epochs, trained_by
 
 
 # --- devices ----------------------------------------------------------------------------------------------
@@ -194,30 +202,27 @@ class Run:
 
 
 def init_weights(net: keras.Model, path: str | Path) -> list[str]:
-    """Copy weights from a .keras model or a run's .npz checkpoint into `net`, sub-model by sub-model.
+    """Copy weights from a .keras model or a .npz checkpoint into `net`, sub-model by sub-model.
 
-    Sub-models whose weights match in shape are copied (so a regression head of another type can start
-    from the same backbone and heatmap head); returns their names, and fails if none matched.
+    Sub-models whose weights match in shape are copied (so a regression head of another type, or a new
+    design, can start from a trained backbone and heatmap head); returns their names, fails if none matched.
     """
-    from blazepose.inference import config_beside
-    from blazepose.models.blazepose import build_from_config
-    from blazepose.training.phases import SUB_MODELS
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise BlazePoseError(f"train.init_from: {path} does not exist")
     if path.suffix == ".keras":
         source = keras.saving.load_model(path, compile=False)
+        copied = []
+        for name in SUB_MODELS:
+            src, dst = source.get_layer(name).weights, net.get_layer(name).weights
+            if fits(src, dst):
+                for a, b in zip(src, dst, strict=True):
+                    b.assign(a.numpy())
+                copied.append(name)
     else:
-        source = build_from_config(config_beside(path, required=True))
-        load_checkpoint(path, source)
-    copied = []
-    for name in SUB_MODELS:
-        src, dst = source.get_layer(name).weights, net.get_layer(name).weights
-        if len(src) == len(dst) and all(tuple(a.shape) == tuple(b.shape) for a, b in zip(src, dst, strict=True)):
-            for a, b in zip(src, dst, strict=True):
-                b.assign(a.numpy())
-            copied.append(name)
+        copied = matching_sub_models(path, net)
+        if copied:
+            load_checkpoint(path, net, required=tuple(copied))
     if not copied:
         raise BlazePoseError(f"train.init_from: {path} shares no sub-model with this model config")
     return copied
@@ -283,10 +288,10 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int |
             compile_for_phase(trainer, phase, steps)
             done = pstate.get("epochs_done", 0)
             if done > 0:
-                load_checkpoint(run.phase_dir(phase) / "last.npz", net, trainer.optimizer)
+                load_checkpoint(run.phase_dir(phase) / "last.npz", net, trainer.optimizer, required=trained_by(phase))
                 print(f"[{phase}] resuming after epoch {done}", flush=True)
             elif previous is not None:
-                load_checkpoint(run.phase_dir(previous) / "best.npz", net)
+                load_checkpoint(run.phase_dir(previous) / "best.npz", net, required=trained_by(previous))
                 best = run.state["phases"][previous]
                 print(f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
                       f"(validation PCK@0.2 {100 * best['best_val_pck']:.1f} %)", flush=True)  # fmt: skip
