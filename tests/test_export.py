@@ -44,7 +44,9 @@ def test_int8_and_float16_exports(smoke_run, tmp_path):
 
     for quantize in ("float16", "int8"):
         path = tmp_path / f"{quantize}.tflite"
-        meta = export_model(smoke_run / "model.keras", "tflite", path, quantize=quantize, parity_count=8)
+        meta = export_model(
+            smoke_run / "model.keras", "tflite", path, quantize=quantize, parity_count=8, calibration_count=16
+        )
         assert path.stat().st_size < (smoke_run / "model.keras").stat().st_size
         assert np.isfinite(meta["parity"]["max_px"])
 

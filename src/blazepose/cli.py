@@ -202,7 +202,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from blazepose.inference import default_weights
 
     weights = args.weights or default_weights()
-    meta = export_model(weights, args.format, args.output, quantize=args.quantize)
+    meta = export_model(
+        weights, args.format, args.output, quantize=args.quantize, calibration_count=args.calibration_images
+    )
     p = meta["parity"]
     print(
         f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and .json beside it; "
@@ -368,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="float16: tflite or npz; int8: tflite only",
     )
     ex.add_argument("--output", required=True, help="file to write (.tflite, .onnx or .npz)")
+    ex.add_argument(
+        "--calibration-images", type=int, default=400, help="int8: training crops used for calibration (default 400)"
+    )
     ex.set_defaults(func=cmd_export)
 
     info = commands.add_parser(
