@@ -120,8 +120,12 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     state["phases"]["heatmap"]["done"] = False
     (run / "state.json").write_text(json.dumps(state))
     with pytest.raises(BlazePoseError, match=r"loss became nan at epoch 2.*last good checkpoint is .*last.npz"):
-        train(bad, run, resume=True, verbose=0)
+        train(None, run, resume=True, verbose=0)
     assert last.read_bytes() == good
+    # As the message says: resume with a --set that fixes it (here: the loss weight) and the run goes on.
+    train(None, run, resume=True, verbose=0, overrides=("loss.heatmap=1.0",))
+    assert json.loads((run / "state.json").read_text())["phases"]["heatmap"]["epochs_done"] == 2
+    assert load_config(run / "config.toml").loss.heatmap == 1.0
 
 
 @pytest.mark.slow

@@ -98,9 +98,16 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from blazepose.training.train import train
 
-    cfg = _config(args)
     run_dir = args.run_dir or f"runs/{Path(args.config).stem if args.config else 'default'}"
-    summary = train(cfg, run_dir, resume=args.resume)
+    if args.resume:
+        if args.config:
+            raise BlazePoseError(
+                "--resume continues with the run's own config.toml: drop --config (--set still applies)"
+            )
+        overrides = list(args.overrides) + ([f"data.root={args.data_root}"] if args.data_root else [])
+        summary = train(None, run_dir, resume=True, overrides=tuple(overrides))
+    else:
+        summary = train(_config(args), run_dir)
     print(f"done: {summary['run_dir']}/model.keras")
     return 0
 
@@ -286,7 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(tr)
     tr.add_argument("--run-dir", help="where checkpoints and logs go (default runs/<config name>)")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --run-dir from its last checkpoint, with its own config (+ any --set)",
+    )
     tr.set_defaults(func=cmd_train)
 
     pr = commands.add_parser(

@@ -232,13 +232,25 @@ def _verbose() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int | None = None) -> dict:
-    """Run (or resume) every phase with epochs > 0; returns the summary also written to summary.json."""
+def train(
+    cfg: Config | None,
+    run_dir: str | Path,
+    resume: bool = False,
+    verbose: int | None = None,
+    overrides: tuple[str, ...] = (),
+) -> dict:
+    """Run (or resume) every phase with epochs > 0; returns the summary also written to summary.json.
+
+    On `resume` the run's own config.toml is used (`cfg` is ignored), with `overrides` ('section.key=value',
+    e.g. a lower learning rate after a NaN) applied on top and recorded in config.toml.
+    """
     run = Run(run_dir)
     if resume:
         if not (run.path / "config.toml").is_file() or not (run.path / "state.json").is_file():
             raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
-        cfg = load_config(run.path / "config.toml")  # the run's own config wins
+        cfg = load_config(run.path / "config.toml", overrides)
+        if overrides:
+            save_config(cfg, run.path / "config.toml")
         run.load_state()
     else:
         if (run.path / "state.json").exists():
@@ -293,8 +305,11 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int |
             elif previous is not None:
                 load_checkpoint(run.phase_dir(previous) / "best.npz", net, required=trained_by(previous))
                 best = run.state["phases"][previous]
-                print(f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
-                      f"(validation PCK@0.2 {100 * best['best_val_pck']:.1f} %)", flush=True)  # fmt: skip
+                print(
+                    f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
+                    f"(validation PCK@0.2 {100 * best['best_val_pck']:.1f} %)",
+                    flush=True,
+                )
         guard = NaNGuard()
         callbacks = [
             Validation(val, PHASES[phase].metric, batch),
@@ -314,7 +329,7 @@ def train(cfg: Config, run_dir: str | Path, resume: bool = False, verbose: int |
             kept = f"the last good checkpoint is {last}" if last.exists() else "no epoch had finished yet"
             raise BlazePoseError(
                 f"[{phase}] the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped and "
-                f"{kept}. Lower the learning rate (e.g. --set train.{phase}_lr=...) and --resume."
+                f"{kept}. Continue with a lower learning rate: --resume --set train.{phase}_lr=..."
             )
         p = run.state["phases"][phase]
         p["done"] = True
