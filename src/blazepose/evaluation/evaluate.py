@@ -84,7 +84,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "images": len(samples),
             "unreadable_images": failed,
             "crop": "ground-truth crop (uses ground truth; diagnostic only)" if crop == "gt" else "whole image",
-            "passes": 1 if crop == "gt" and predictor.passes == 1 else predictor.passes,
+            "passes": predictor.passes,
             "images_per_second": len(samples) / seconds,
             "joint_names": list(LSP.joint_names),
             "predictions": pred.tolist(),
