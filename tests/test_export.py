@@ -124,3 +124,23 @@ def test_training_checkpoints_can_be_evaluated_directly(smoke_run, data_root, tm
     assert main(["predict", image, "--weights", str(smoke_run / "model.keras"), "--output", str(out), "--quiet"]) == 0
     final = np.array(json.loads(out.read_text())["predictions"][0]["keypoints"])
     np.testing.assert_allclose(ckpt, final, atol=1e-3)  # model.keras is the final phase's best epoch
+
+
+def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_root, tmp_path, capsys):
+    weights = str(smoke_run / "model.keras")
+    out = tmp_path / "hm.tflite"
+    assert (
+        main(["export", "--weights", weights, "--format", "tflite", "--decode", "heatmap", "--output", str(out)]) == 0
+    )
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["decode"] == "heatmap" and meta["parity"]["max_px"] < 0.5
+    assert 'decode = "heatmap"' in out.with_suffix(".toml").read_text()
+    image = str(data_root / "lsp" / "images" / "im1001.jpg")
+    results = {}
+    for name, extra in (("keras", ["--weights", weights, "--decode", "heatmap"]), ("tflite", ["--weights", str(out)])):
+        path = tmp_path / f"{name}.json"
+        assert main(["predict", image, *extra, "--output", str(path), "--quiet"]) == 0
+        results[name] = np.array(json.loads(path.read_text())["predictions"][0]["keypoints"])
+    np.testing.assert_allclose(results["tflite"][:, :2], results["keras"][:, :2], atol=0.1)
+    assert main(["predict", image, "--weights", str(out), "--decode", "regression", "--quiet"]) == 2
+    assert "was exported with decode 'heatmap'" in capsys.readouterr().err

@@ -33,6 +33,36 @@ def test_one_pass_is_coarser_than_two():
     assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
 
 
+class ConstantRunner:
+    """Joint k at normalized (0.20 + 0.01 k, 0.30 + 0.02 k), visibility 0.05 k, whatever the crop."""
+
+    input_size = 64
+    num_joints = 14
+
+    def __call__(self, batch):
+        k = np.arange(14, dtype=np.float32)
+        joints = np.stack([0.20 + 0.01 * k, 0.30 + 0.02 * k], axis=-1)
+        return np.repeat(joints[None], len(batch), axis=0), np.repeat(0.05 * k[None], len(batch), axis=0)
+
+
+def test_flip_averages_with_the_mirrored_crop_and_swaps_sides():
+    predictor = Predictor(runner=ConstantRunner(), flip=True)
+    joints, vis = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
+    # Right ankle (0) pairs with left ankle (5): x = (0.20 + (1 - 0.25)) / 2, y = (0.30 + 0.40) / 2.
+    np.testing.assert_allclose(joints[0, 0], [0.475, 0.35], atol=1e-6)
+    # Neck (12) has no mirror: x = (0.32 + 1 - 0.32) / 2 = 0.5, y unchanged.
+    np.testing.assert_allclose(joints[0, 12], [0.5, 0.54], atol=1e-6)
+    np.testing.assert_allclose(vis[0, [0, 5, 12]], [0.125, 0.125, 0.6], atol=1e-6)
+
+
+def test_flip_maps_a_mirrored_pixel_back_onto_itself():
+    # The brightest pixel of the mirrored crop, mapped back, is the same pixel: no half-pixel drift.
+    img = blob(403, 77)
+    plain = Predictor(runner=BrightestPixelRunner(), passes=2).predict_arrays([img])[0]
+    flipped = Predictor(runner=BrightestPixelRunner(), passes=2, flip=True).predict_arrays([img])[0]
+    np.testing.assert_allclose(flipped.keypoints, plain.keypoints, atol=1e-3)
+
+
 def test_no_default_model_says_how_to_pass_one(monkeypatch, tmp_path):
     monkeypatch.setattr("blazepose.inference.WEIGHTS_DIR", tmp_path)
     with pytest.raises(BlazePoseError, match="no default full model is installed yet.*--weights"):

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from blazepose.models.blazepose import HEADS, VARIANTS, build_blazepose, count_params, inference_model
+from blazepose.models.blazepose import DECODES, HEADS, VARIANTS, build_blazepose, count_params, inference_model
 from blazepose.models.layers import BlazeBlock
 
 
@@ -17,6 +17,7 @@ def test_variants_and_heads_are_the_config_choices():
 
     assert set(CHOICES["model.variant"]) == set(VARIANTS)
     assert set(CHOICES["model.head"]) == set(HEADS)
+    assert set(CHOICES["model.decode"]) == set(DECODES)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +84,25 @@ def test_inference_model_drops_the_heatmap_branch_and_shares_weights():
     assert count_params(inf) < count_params(model)
     names = {w.path for w in inf.weights}
     assert not any(n.startswith(("heatmap/", "offset/")) for n in names)
+
+
+def test_heatmap_inference_model_decodes_the_heatmap_branch_and_drops_regression(tmp_path):
+    from blazepose.codec import Codec
+
+    model = build_blazepose("lite", input_size=64)
+    inf = inference_model(model, decode="heatmap")
+    x = np.random.default_rng(2).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    out, full = inf(x, training=False), model(x, training=False)
+    assert set(out) == {"joints", "visibility"} and out["joints"].shape == (2, 14, 2)
+    codec = Codec(input_size=64, heatmap_size=16)
+    xy, _ = codec.decode(np.asarray(full["heatmap"]), np.asarray(full["offset"]))
+    np.testing.assert_allclose(np.asarray(out["joints"]), codec.normalize(xy), atol=1e-5)
+    assert not any(w.path.startswith("regression_head/") for w in inf.weights)
+    assert count_params(inf) < count_params(inference_model(model))
+    path = tmp_path / "inf.keras"  # the decoder layer is serializable
+    inf.save(path)
+    again = keras.saving.load_model(path)(x, training=False)
+    np.testing.assert_array_equal(np.asarray(again["joints"]), np.asarray(out["joints"]))
 
 
 def test_info_prints_counts_per_sub_model_and_flops(capsys):

@@ -121,17 +121,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predictor(args: argparse.Namespace, batch_size: int):
+    """The Predictor that predict, evaluate and video build from their shared options."""
+    from blazepose.inference import Predictor
+
+    return Predictor(args.weights, passes=args.passes, batch_size=batch_size, flip=args.flip, decode=args.decode)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
     from blazepose.data.images import list_images
-    from blazepose.inference import Predictor, predictions_json
+    from blazepose.inference import predictions_json
     from blazepose.keypoints import LSP
 
     paths = list_images(args.paths)
     if not paths:
         raise BlazePoseError(f"no images found in {', '.join(args.paths)}")
-    predictor = Predictor(args.weights, passes=args.passes, batch_size=args.batch_size)
+    predictor = _predictor(args, args.batch_size)
     done, failed = [], []
     for path, result in predictor.predict_files(paths, progress=not args.quiet):
         if isinstance(result, str):
@@ -163,7 +170,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
-    from blazepose.inference import Predictor
 
     other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
     cfg = load_config(None, [f"data.root={args.data_root}"] if args.data_root else [])
@@ -172,7 +178,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     samples = load_split(cfg.data, args.split)
     if args.limit:
         samples = samples[: args.limit]
-    predictor = Predictor(args.weights, passes=args.passes, batch_size=args.batch_size)
+    predictor = _predictor(args, args.batch_size)
     report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
     report["split"] = f"{args.dataset} {args.split}"
@@ -186,7 +192,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from blazepose.inference import Predictor
     from blazepose.tracking import PoseTracker
     from blazepose.video import open_source, run_video
 
@@ -195,7 +200,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     if not (args.output or args.json or args.show):
         raise BlazePoseError("nothing to do: pass --output VIDEO, --json FILE and/or --show")
     open_source(args.source if args.source is not None else args.camera).release()  # fail before loading a model
-    predictor = Predictor(args.weights, passes=args.passes, batch_size=1)
+    predictor = _predictor(args, batch_size=1)
     tracker = PoseTracker(predictor, smooth=not args.no_smooth)
     source = args.source if args.source is not None else args.camera
     frames = run_video(tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet)
@@ -210,7 +215,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     weights = args.weights or default_weights()
     meta = export_model(
-        weights, args.format, args.output, quantize=args.quantize, calibration_count=args.calibration_images
+        weights,
+        args.format,
+        args.output,
+        quantize=args.quantize,
+        calibration_count=args.calibration_images,
+        decode=args.decode,
     )
     p = meta["parity"]
     print(
@@ -219,6 +229,21 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"(limit {p['limit_px']} px)"
     )
     return 0
+
+
+def _add_flip(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--flip", action="store_true", help="also run the mirrored crop and average the two (twice the compute)"
+    )
+
+
+def _add_decode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--decode",
+        choices=["regression", "heatmap"],
+        help="joints from the regression head (the paper) or from the heatmap branch (argmax + offset); "
+        "default: what the model's config says. Fixed in exported files.",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -312,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", metavar="JSON", help="write predictions here (default: print them)")
     pr.add_argument("--draw", metavar="DIR", help="also write each image with its skeleton drawn")
     pr.add_argument("--passes", type=int, default=2, help="1 = whole image only; 2+ = re-crop (default 2)")
+    _add_flip(pr)
+    _add_decode(pr)
     pr.add_argument("--batch-size", type=int, default=16)
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
@@ -333,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="none: whole image (the headline); gt: crop from ground truth (diagnostic, labelled)",
     )
     ev.add_argument("--passes", type=int, default=2, help="inference passes (default 2)")
+    _add_flip(ev)
+    _add_decode(ev)
     ev.add_argument("--output-dir", default="eval", help="folder for report.json/.md and pck_curve.png")
     ev.add_argument("--compare", metavar="REPORT_JSON", help="print this run beside another report.json")
     ev.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (quick looks)")
@@ -356,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
     vd.add_argument("--no-smooth", action="store_true", help="raw keypoints, no One Euro smoothing")
     vd.add_argument("--passes", type=int, default=2, help="passes when (re)starting a track (default 2)")
+    _add_flip(vd)
+    _add_decode(vd)
     vd.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
     vd.add_argument("--quiet", action="store_true", help="no progress bar")
     vd.set_defaults(func=cmd_video)
@@ -363,9 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex = commands.add_parser(
         "export",
         help="export the joints-only model to TFLite or ONNX, checked against Keras",
-        description="Export the inference model (heatmap branch removed) and check it against the Keras model "
-        "on real validation crops; fails when keypoints differ by more than the limit for the quantization. "
-        "int8 calibrates on real training crops. The resolved config goes beside the file (.toml, .json).",
+        description="Export the inference model (without the branch that --decode does not use) and check it "
+        "against the Keras model on real validation crops; fails when keypoints differ by more than the limit "
+        "for the quantization. int8 calibrates on real training crops. The resolved config goes beside the file "
+        "(.toml, .json).",
     )
     ex.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
     ex.add_argument(
@@ -384,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--calibration-images", type=int, default=400, help="int8: training crops used for calibration (default 400)"
     )
+    _add_decode(ex)
     ex.set_defaults(func=cmd_export)
 
     info = commands.add_parser(

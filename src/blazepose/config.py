@@ -61,6 +61,10 @@ class ModelConfig:
     head: str = "xy_linear_v_sigmoid_separate"
     kernel_size: int = 3  # depthwise kernel of every BlazeBlock (the reference: 3; the paper's family: 5)
     batch_norm: bool = True
+    # What the inference model (predict, evaluate, export) outputs: "regression" (the paper: the regression
+    # head; the heatmap branch is dropped) or "heatmap" (the heatmap branch's argmax + offset; the regression
+    # head is dropped). Training is the same either way.
+    decode: str = "regression"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ CHOICES = {
     "data.train_sets": ("lsp", "lspet", "coco", "custom"),
     "model.variant": ("full", "lite"),
     "loss.heatmap_type": ("mse", "focal"),
+    "model.decode": ("regression", "heatmap"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),
     "train.strategy": ("auto", "default", "mirrored", "multi_worker"),
     "train.mixed_precision": ("auto", "on", "off"),

@@ -9,6 +9,7 @@ exactly as the Keras model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -116,8 +117,12 @@ def export_model(
     cfg: Config | None = None,
     parity_count: int = 32,
     calibration_count: int = CALIBRATION_IMAGES,
+    decode: str | None = None,
 ) -> dict:
-    """Export `weights` (.keras) to `output`; returns the metadata written beside it (incl. parity)."""
+    """Export `weights` (.keras) to `output`; returns the metadata written beside it (incl. parity).
+
+    `decode` ("regression" / "heatmap") overrides the config's choice of output; it is fixed in the export
+    and recorded in the config written beside it."""
     from blazepose.inference import KerasRunner, config_beside, load_runner
 
     if fmt not in FORMATS:
@@ -132,7 +137,9 @@ def export_model(
     if output.suffix.lower() != f".{fmt}":
         raise BlazePoseError(f"--output {output} should end in .{fmt}")
     cfg = cfg or config_beside(weights)
-    keras_runner = load_runner(weights)
+    if decode is not None:
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, decode=decode))
+    keras_runner = load_runner(weights, cfg.model.decode)
     if not isinstance(keras_runner, KerasRunner):
         raise BlazePoseError(f"export needs a Keras model (.keras or .npz weights), got {weights}")
     size = keras_runner.input_size
@@ -168,8 +175,11 @@ def export_model(
         },
         "outputs": {
             "joints": "(1, 14, 2) x, y normalized to the input crop (0 = left/top edge, 1 = right/bottom)",
-            "visibility": "(1, 14) probability",
+            "visibility": "(1, 14) probability"
+            if cfg.model.decode == "regression"
+            else "(1, 14) heatmap peak score (sigmoid of the peak logit)",
         },
+        "decode": cfg.model.decode,
         "joint_names": list(LSP.joint_names),
         "parity": {
             "images": len(images),

@@ -46,9 +46,11 @@ def default_weights(variant: str = "full") -> Path:
 
 
 class KerasRunner:
-    """A Keras model file (.keras from training) run as the joints-only inference model."""
+    """A Keras model file (.keras from training) run as the joints-only inference model.
 
-    def __init__(self, path: str | Path):
+    `decode` ("regression" or "heatmap") picks its output; None = the config beside the file."""
+
+    def __init__(self, path: str | Path, decode: str | None = None):
         import keras
 
         import blazepose.models.layers  # noqa: F401  (registers the custom layers)
@@ -64,7 +66,8 @@ class KerasRunner:
         names = {layer.name for layer in net.layers}
         if not {"backbone", "heatmap_head", "regression_head"} <= names:
             raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
-        self._use(inference_model(net))
+        cfg = config_beside(path)
+        self._use(inference_model(net, decode or cfg.model.decode, cfg.loss.heatmap_type == "focal"))
 
     @classmethod
     def from_model(cls, model) -> KerasRunner:
@@ -88,9 +91,10 @@ class KerasRunner:
 class TFLiteRunner:
     """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke."""
 
-    def __init__(self, path: str | Path, num_threads: int | None = None):
+    def __init__(self, path: str | Path, decode: str | None = None, num_threads: int | None = None):
         from blazepose.export import _require
 
+        check_fixed_decode(path, decode)
         interpreter_mod = _require("ai_edge_litert.interpreter", "ai-edge-litert")
         try:
             self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
@@ -121,9 +125,10 @@ class TFLiteRunner:
 class OnnxRunner:
     """An exported .onnx model in ONNX Runtime (CPU)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, decode: str | None = None):
         from blazepose.export import _require
 
+        check_fixed_decode(path, decode)
         ort = _require("onnxruntime", "onnxruntime")
         try:
             self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -144,7 +149,16 @@ class OnnxRunner:
 NPZ_FORMAT = "blazepose-inference-weights"
 
 
-def load_npz_runner(path: str | Path) -> KerasRunner:
+def check_fixed_decode(path: str | Path, decode: str | None) -> None:
+    """An exported model's output was fixed at export (its config says which): refuse another one."""
+    fixed = config_beside(path).model.decode
+    if decode is not None and decode != fixed:
+        raise BlazePoseError(
+            f"{path} was exported with decode {fixed!r}; export it again with --decode {decode} for the other"
+        )
+
+
+def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
     """Weights in .npz: exported inference weights (float16 or float32, the packaged default models) or a
     training checkpoint (runs/x/<phase>/best.npz); the model is rebuilt from the config beside it."""
     from blazepose.models.blazepose import build_from_config, inference_model
@@ -158,12 +172,14 @@ def load_npz_runner(path: str | Path) -> KerasRunner:
     except (OSError, ValueError) as exc:
         raise BlazePoseError(f"{path} is not a readable .npz weights file: {exc}") from None
     with data:
+        logits = cfg.loss.heatmap_type == "focal"
         if "state" in data.files:  # a training checkpoint
             load_checkpoint(path, net)
-            return KerasRunner.from_model(inference_model(net))
+            return KerasRunner.from_model(inference_model(net, decode or cfg.model.decode, logits))
         if "format" not in data.files or str(data["format"]) != NPZ_FORMAT:
             raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
-        model = inference_model(net)
+        check_fixed_decode(path, decode)
+        model = inference_model(net, cfg.model.decode, logits)
         keys = sorted(k for k in data.files if k.startswith("w"))
         if len(keys) != len(model.weights):
             raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
@@ -177,14 +193,16 @@ def load_npz_runner(path: str | Path) -> KerasRunner:
 RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".npz": load_npz_runner}
 
 
-def load_runner(path: str | Path):
+def load_runner(path: str | Path, decode: str | None = None):
+    """The runner for a weights file, by suffix; `decode` overrides the config's (Keras models and training
+    checkpoints), or must match it (exported files)."""
     path = Path(path)
     runner = RUNNERS.get(path.suffix.lower())
     if runner is None:
         raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(RUNNERS)}")
     if not path.is_file():
         raise BlazePoseError(f"weights file {path} does not exist")
-    return runner(path)
+    return runner(path, decode)
 
 
 def config_beside(path: str | Path, required: bool = False) -> Config:
@@ -217,12 +235,14 @@ class Predictor:
         margin: float | None = None,
         batch_size: int = 16,
         runner=None,
+        flip: bool = False,
+        decode: str | None = None,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
         if runner is None:
             weights = Path(weights) if weights else default_weights()
-            runner = load_runner(weights)
+            runner = load_runner(weights, decode)
         self.runner = runner
         self.cfg = config_beside(weights) if weights else config_from_dict({})
         self.size = self.runner.input_size
@@ -230,6 +250,7 @@ class Predictor:
         self.passes = passes
         self.margin = self.cfg.data.crop_margin if margin is None else margin
         self.batch_size = batch_size
+        self.flip = flip
         if self.runner.num_joints != LSP.num_joints:
             raise BlazePoseError(
                 f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
@@ -245,12 +266,24 @@ class Predictor:
             crops = np.stack(
                 [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
             )
-            joints, v = self.runner(crops)
+            joints, v = self._infer(crops)
             kps.append(self.codec.denormalize(joints))
             vis.append(v)
         kps_input, vis = np.concatenate(kps), np.concatenate(vis)
         kps_orig = np.stack([transform_points(k, invert_affine(m)) for k, m in zip(kps_input, mats, strict=True)])
         return kps_orig, vis
+
+    def _infer(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network on a batch of crops -> (normalized joints (B, K, 2), visibility (B, K)). With `flip`,
+        the mirrored crops too: mirroring maps normalized x to 1 - x exactly (pixel centres sit at
+        (x + 0.5) / size) and swaps the person's left and right joints; the two estimates are averaged."""
+        joints, vis = self.runner(crops)
+        if not self.flip:
+            return joints, vis
+        joints_m, vis_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
+        index = LSP.flip_index
+        joints_m = joints_m[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32)
+        return (joints + joints_m) / 2, (vis + vis_m[:, index]) / 2
 
     def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
         """The next pass's square around the previous keypoints, kept inside the image so a wild guess

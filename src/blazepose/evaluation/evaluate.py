@@ -85,6 +85,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "unreadable_images": failed,
             "crop": "ground-truth crop (uses ground truth; diagnostic only)" if crop == "gt" else "whole image",
             "passes": predictor.passes,
+            "flip": predictor.flip,
             "images_per_second": len(samples) / seconds,
             "joint_names": list(LSP.joint_names),
             "predictions": pred.tolist(),
@@ -96,7 +97,8 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
 def format_table(report: dict, title: str = "") -> str:
     p = report["pck@0.2"]
     lines = [f"## {title}" if title else "## Evaluation", ""]
-    lines.append(f"{report['images']} images, {report['crop']}, {report['passes']} pass(es)")
+    flip = ", flip-averaged" if report.get("flip") else ""
+    lines.append(f"{report['images']} images, {report['crop']}, {report['passes']} pass(es){flip}")
     lines.append("")
     lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")
     lines.append("|" + "---|" * (len(p["per_part"]) + 2))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from blazepose.codec import HeatmapDecoder
 from blazepose.models.layers import BlazeBlock, Normalize, StopGradient
 
 
@@ -204,15 +205,34 @@ def build_from_config(cfg) -> keras.Model:
 FOCAL_PRIOR_BIAS = -2.19
 
 
-def inference_model(model: keras.Model) -> keras.Model:
-    """image -> joints [+ visibility]: the heatmap and offset output layers removed (shares weights)."""
+DECODES = ("regression", "heatmap")
+
+
+def inference_model(model: keras.Model, decode: str = "regression", logits: bool = True) -> keras.Model:
+    """image -> joints (K, 2) normalized + visibility (K,) [or the head's own layout], sharing weights.
+
+    decode "regression" (the paper): backbone + decoder features + regression head; the heatmap and offset
+    output layers are dropped. "heatmap": backbone + heatmap head, decoded in the graph (argmax + offset,
+    `HeatmapDecoder`); the regression head is dropped. `logits`: the heatmaps are focal-loss logits.
+    """
+    if decode not in DECODES:
+        raise ValueError(f"unknown decode {decode!r}; known: {', '.join(DECODES)}")
     backbone = model.get_layer("backbone")
     heatmap_head = model.get_layer("heatmap_head")
-    regression_head = model.get_layer("regression_head")
-    decoder = keras.Model(heatmap_head.input, heatmap_head.get_layer("features").output, name="decoder")
     image = keras.Input(model.input.shape[1:], name="image")
     stages = backbone(image)
-    features = decoder({name: stages[name] for name in ("s2", "s3", "s4", "s5")})
+    levels = {name: stages[name] for name in ("s2", "s3", "s4", "s5")}
+    if decode == "heatmap":
+        hm = heatmap_head(levels)
+        joints, visibility = HeatmapDecoder(logits, name="heatmap_decoder")(hm["heatmap"], hm["offset"])
+        outputs = {
+            "joints": layers.Identity(name="joints")(joints),
+            "visibility": layers.Identity(name="visibility")(visibility),
+        }
+        return keras.Model(image, outputs, name=model.name + "_heatmap_inference")
+    regression_head = model.get_layer("regression_head")
+    decoder = keras.Model(heatmap_head.input, heatmap_head.get_layer("features").output, name="decoder")
+    features = decoder(levels)
     outputs = regression_head({"features": features, **{name: stages[name] for name in ("s3", "s4", "s5")}})
     return keras.Model(image, outputs, name=model.name + "_inference")
 
