@@ -1,15 +1,17 @@
 """Accuracy and end-to-end throughput of given weights on the LSP test half (im1001-im2000).
 
-    python bench/accuracy.py --weights runs/full/model.keras [--passes 2] [--split test]
+    python bench/accuracy.py --weights runs/full/model.keras [--passes 1 2] [--decode regression heatmap]
+                             [--flip off on] [--split val]
 
 Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table and the
-images/s end to end (decode, both passes, post-processing) on this machine. The test half is for final
-reports only: choose settings on --split val.
+images/s end to end (image decoding, all passes, post-processing) on this machine, one row per combination
+of the settings given. The test half is for final reports only: choose settings on --split val.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,32 +22,41 @@ def main() -> None:
     parser.add_argument("--weights", help="model file (default: the packaged model)")
     parser.add_argument("--split", default="test", choices=["test", "val"])
     parser.add_argument("--passes", type=int, nargs="+", default=[2], help="one or more pass counts to compare")
+    parser.add_argument(
+        "--decode", nargs="+", default=[None], choices=["regression", "heatmap"], help="output(s) to compare"
+    )
+    parser.add_argument("--flip", nargs="+", default=["off"], choices=["off", "on"], help="flip averaging off/on")
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
 
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.evaluation.evaluate import evaluate
-    from blazepose.inference import Predictor
+    from blazepose.inference import Predictor, default_weights, load_runner
 
     samples = load_split(load_config().data, args.split)
+    weights = args.weights or default_weights()
     rows = []
-    for passes in args.passes:
-        predictor = Predictor(args.weights, passes=passes, batch_size=args.batch_size)
-        r = evaluate(predictor, samples, progress=False)
-        rows.append((passes, r))
+    for decode in args.decode:
+        runner = load_runner(weights, decode)  # one model per output; passes and flip only change the calls
+        for flip, passes in itertools.product(args.flip, args.passes):
+            predictor = Predictor(weights, passes=passes, batch_size=args.batch_size, runner=runner, flip=flip == "on")
+            r = evaluate(predictor, samples, progress=False)
+            rows.append((decode or "config's", flip, passes, r))
     parts = list(rows[0][1]["pck@0.2"]["per_part"])
     print(
         f"{args.weights or 'default model'} on LSP {args.split} ({len(samples)} images), whole image in, "
         f"{os.cpu_count()} CPUs"
     )
-    print("| passes | " + " | ".join(parts) + " | PCK@0.2 | PCKh@0.5 | AUC | px error | images/s |")
-    print("|---" * (len(parts) + 6) + "|")
-    for passes, r in rows:
+    print("| decode | flip | passes | " + " | ".join(parts) + " | PCK@0.2 | PCKh@0.5 | AUC | px error | images/s |")
+    print("|---" * (len(parts) + 8) + "|")
+    for decode, flip, passes, r in rows:
         p = r["pck@0.2"]
         cells = [f"{100 * p['per_part'][k]:.1f}" for k in parts]
         print(
-            f"| {passes} | " + " | ".join(cells) + f" | {100 * p['mean']:.1f} | {100 * r['pckh@0.5']['mean']:.1f} "
+            f"| {decode} | {flip} | {passes} | "
+            + " | ".join(cells)
+            + f" | {100 * p['mean']:.1f} | {100 * r['pckh@0.5']['mean']:.1f} "
             f"| {100 * r['auc@0.2']:.1f} | {r['mean_pixel_error']:.1f} | {r['images_per_second']:.1f} |"
         )
 

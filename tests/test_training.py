@@ -210,6 +210,25 @@ def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
         init_weights(build_from_config(wrong), smoke_run / "heatmap" / "best.npz")
 
 
+def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_run, tmp_path):
+    # The packaged default model is exported weights: a later run can start from it.
+    from blazepose.export import export_model
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.checkpoint import load_checkpoint
+    from blazepose.training.train import init_weights
+
+    final = build_from_config(smoke_cfg)
+    load_checkpoint(smoke_run / "finetune" / "best.npz", final)
+    for decode, filled in (("heatmap", ["backbone", "heatmap_head"]), ("regression", ["backbone", "regression_head"])):
+        path = tmp_path / f"{decode}.npz"
+        export_model(smoke_run / "model.keras", "npz", path, decode=decode, parity_count=2)
+        net = build_from_config(smoke_cfg)
+        assert init_weights(net, path) == filled
+        for name in filled:
+            pairs = zip(net.get_layer(name).weights, final.get_layer(name).weights, strict=True)
+            assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in pairs), name
+
+
 def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg, smoke_run, tmp_path):
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.checkpoint import load_checkpoint, matching_sub_models

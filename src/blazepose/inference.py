@@ -158,6 +158,28 @@ def check_fixed_decode(path: str | Path, decode: str | None) -> None:
         )
 
 
+def is_exported_npz(data) -> bool:
+    """Whether an opened .npz holds exported inference weights (not a training checkpoint)."""
+    return "format" in data.files and str(data["format"]) == NPZ_FORMAT
+
+
+def load_exported_weights(path: str | Path, net, decode: str, logits: bool):
+    """Assign exported inference weights at `path` into `net` (a training model of the same config, decode
+    as exported); returns the inference model, which shares its variables with `net`."""
+    from blazepose.models.blazepose import inference_model
+
+    model = inference_model(net, decode, logits)
+    with np.load(path) as data:
+        keys = sorted(k for k in data.files if k.startswith("w"))
+        if len(keys) != len(model.weights):
+            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
+        for key, var in zip(keys, model.weights, strict=True):
+            if tuple(data[key].shape) != tuple(var.shape):
+                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
+            var.assign(data[key].astype(np.float32))
+    return model
+
+
 def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
     """Weights in .npz: exported inference weights (float16 or float32, the packaged default models) or a
     training checkpoint (runs/x/<phase>/best.npz); the model is rebuilt from the config beside it."""
@@ -167,27 +189,19 @@ def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
     path = Path(path)
     cfg = config_beside(path, required=True)
     net = build_from_config(cfg)
+    logits = cfg.loss.heatmap_type == "focal"
     try:
-        data = np.load(path)
+        with np.load(path) as data:
+            checkpoint, exported = "state" in data.files, is_exported_npz(data)
     except (OSError, ValueError) as exc:
         raise BlazePoseError(f"{path} is not a readable .npz weights file: {exc}") from None
-    with data:
-        logits = cfg.loss.heatmap_type == "focal"
-        if "state" in data.files:  # a training checkpoint
-            load_checkpoint(path, net)
-            return KerasRunner.from_model(inference_model(net, decode or cfg.model.decode, logits))
-        if "format" not in data.files or str(data["format"]) != NPZ_FORMAT:
-            raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
-        check_fixed_decode(path, decode)
-        model = inference_model(net, cfg.model.decode, logits)
-        keys = sorted(k for k in data.files if k.startswith("w"))
-        if len(keys) != len(model.weights):
-            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
-        for key, var in zip(keys, model.weights, strict=True):
-            if tuple(data[key].shape) != tuple(var.shape):
-                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
-            var.assign(data[key].astype(np.float32))
-    return KerasRunner.from_model(model)
+    if checkpoint:
+        load_checkpoint(path, net)
+        return KerasRunner.from_model(inference_model(net, decode or cfg.model.decode, logits))
+    if not exported:
+        raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
+    check_fixed_decode(path, decode)
+    return KerasRunner.from_model(load_exported_weights(path, net, cfg.model.decode, logits))
 
 
 RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".npz": load_npz_runner}

@@ -201,8 +201,30 @@ class Run:
         plt.close(fig)
 
 
+def _is_exported(path: Path) -> bool:
+    from blazepose.inference import is_exported_npz
+
+    try:
+        with np.load(path) as data:
+            return is_exported_npz(data)
+    except (OSError, ValueError) as exc:
+        raise BlazePoseError(f"train.init_from: {path} is not a readable .npz file: {exc}") from None
+
+
+def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
+    """Exported inference weights (e.g. the packaged default model): they fill the sub-models that the
+    export's decode kept; returns those that they cover completely."""
+    from blazepose.inference import config_beside, load_exported_weights
+
+    src = config_beside(path, required=True)
+    model = load_exported_weights(path, net, src.model.decode, src.loss.heatmap_type == "focal")
+    filled = {id(v) for v in model.weights}
+    return [name for name in SUB_MODELS if all(id(v) in filled for v in net.get_layer(name).weights)]
+
+
 def init_weights(net: keras.Model, path: str | Path) -> list[str]:
-    """Copy weights from a .keras model or a .npz checkpoint into `net`, sub-model by sub-model.
+    """Copy weights from a .keras model, a .npz checkpoint or exported .npz weights into `net`, sub-model by
+    sub-model.
 
     Sub-models whose weights match in shape are copied (so a regression head of another type, or a new
     design, can start from a trained backbone and heatmap head); returns their names, fails if none matched.
@@ -219,6 +241,8 @@ def init_weights(net: keras.Model, path: str | Path) -> list[str]:
                 for a, b in zip(src, dst, strict=True):
                     b.assign(a.numpy())
                 copied.append(name)
+    elif _is_exported(path):
+        copied = _init_from_exported(net, path)
     else:
         copied = matching_sub_models(path, net)
         if copied:
