@@ -27,6 +27,7 @@ def main() -> None:
     )
     parser.add_argument("--flip", nargs="+", default=["off"], choices=["off", "on"], help="flip averaging off/on")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
     args = parser.parse_args()
 
     from blazepose.config import load_config
@@ -35,15 +36,18 @@ def main() -> None:
     from blazepose.inference import Predictor, default_weights, load_runner
 
     samples = load_split(load_config().data, args.split)
+    samples = samples[: args.limit] if args.limit else samples
     weights = args.weights or default_weights()
     rows = []
     for decode in args.decode:
         runner = load_runner(weights, decode)  # one model per output; passes and flip only change the calls
+        warm = Predictor(weights, passes=1, batch_size=args.batch_size, runner=runner)
+        list(warm.predict_files([s.image_path for s in samples[:2]], progress=False))  # trace before timing
         for flip, passes in itertools.product(args.flip, args.passes):
             predictor = Predictor(weights, passes=passes, batch_size=args.batch_size, runner=runner, flip=flip == "on")
             r = evaluate(predictor, samples, progress=False)
             rows.append((decode or "config's", flip, passes, r))
-    parts = list(rows[0][1]["pck@0.2"]["per_part"])
+    parts = list(rows[0][-1]["pck@0.2"]["per_part"])
     print(
         f"{args.weights or 'default model'} on LSP {args.split} ({len(samples)} images), whole image in, "
         f"{os.cpu_count()} CPUs"

@@ -1,6 +1,7 @@
 """Latency: our Full and Lite exports beside MediaPipe's released BlazePose Full, in one process.
 
     python bench/latency.py [--full-weights W.keras] [--lite-weights W.keras] [--runs 200] [--e2e-images 100]
+                            [--decode regression|heatmap]
 
 Same LiteRT interpreter (XNNPACK), batch 1, 1 and 2 threads, warm-up, then the median of --runs invokes:
 our Full and Lite TFLite models (float32, float16, int8) and MediaPipe's pose_landmark_full.tflite (and its
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--e2e-images", type=int, default=100, help="LSP test images for the end-to-end timing")
     parser.add_argument("--peer", default=str(PEER), help="folder with MediaPipe's .tflite files")
+    parser.add_argument("--decode", default="regression", choices=["regression", "heatmap"], help="our models' output")
     args = parser.parse_args()
 
     import keras
@@ -78,16 +80,18 @@ def main() -> None:
             weights = tmp / f"{variant}.keras"
             net.save(weights)
         net = keras.saving.load_model(weights, compile=False)
-        inf = inference_model(net)
+        inf = inference_model(net, args.decode)
         params, gflops = count_params(inf), forward_flops(inf, inf.input.shape[1]) / 1e9
         for quantize in ("none", "float16", "int8"):
             path = tmp / f"{variant}_{quantize}.tflite"
             # Latency does not depend on calibration quality: a few crops keep the benchmark quick.
-            export_model(weights, "tflite", path, quantize=quantize, parity_count=4, calibration_count=50)
+            export_model(
+                weights, "tflite", path, quantize=quantize, parity_count=4, calibration_count=50, decode=args.decode
+            )
             exports[(variant, quantize)] = (path, params, gflops)
         if variant == "full":
             onnx_path = tmp / "full.onnx"
-            export_model(weights, "onnx", onnx_path, parity_count=4)
+            export_model(weights, "onnx", onnx_path, parity_count=4, decode=args.decode)
             x = np.random.default_rng(0).uniform(0, 255, (1, 256, 256, 3)).astype(np.float32)
             ms = median_ms(lambda inf=inf, x=x: inf.predict_on_batch(x), max(args.runs // 4, 20))
             rows.append(("ours Full float32", "Keras (TF)", "all", ms, params, gflops))
@@ -110,8 +114,8 @@ def main() -> None:
             rows.append((name, "LiteRT", threads, litert_ms(path, threads, args.runs), params, gflops))
 
     print(
-        f"latency per image, batch 1, median of {args.runs} runs, {os.cpu_count()} CPUs; ratio = ms / MediaPipe Full "
-        "landmarks at the same thread count"
+        f"latency per image ({args.decode} decode), batch 1, median of {args.runs} runs, {os.cpu_count()} CPUs; "
+        "ratio = ms / MediaPipe Full landmarks at the same thread count"
     )
     print("| model | runtime | threads | ms | ratio to MediaPipe Full | params | GFLOPs |")
     print("|---|---|---|---|---|---|---|")
