@@ -83,6 +83,34 @@ def test_export_mistakes_are_clear(smoke_run, tmp_path, monkeypatch, capsys):
     assert "not a TFLite model" in capsys.readouterr().err
 
 
+def test_heatmap_tie_allowance_still_catches_a_broken_export(smoke_run, tmp_path, monkeypatch, capsys):
+    from blazepose import inference
+
+    real = inference.load_runner
+
+    def mirrored(path, decode=None):  # an export that got x backwards: nearly every joint moves
+        runner = real(path, decode)
+        if not str(path).endswith(".npz"):
+            return runner
+
+        class Broken:
+            input_size, num_joints = runner.input_size, runner.num_joints
+
+            def __call__(self, batch):
+                joints, vis = runner(batch)
+                return joints * [-1.0, 1.0] + [1.0, 0.0], vis
+
+        return Broken()
+
+    monkeypatch.setattr(inference, "load_runner", mirrored)
+    out = tmp_path / "m.npz"
+    args = ["export", "--weights", str(smoke_run / "model.keras"), "--format", "npz", "--decode", "heatmap"]
+    assert main([*args, "--output", str(out)]) == 2
+    assert "joints exceed the limit" in capsys.readouterr().err
+    parity = json.loads(out.with_suffix(".json").read_text())["parity"]
+    assert parity["joints_beyond_limit"] > parity["joints_allowed_beyond_limit"] == 4
+
+
 def test_missing_converter_package_names_the_install(monkeypatch):
     import importlib
 
@@ -133,7 +161,9 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
         main(["export", "--weights", weights, "--format", "tflite", "--decode", "heatmap", "--output", str(out)]) == 0
     )
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["decode"] == "heatmap" and meta["parity"]["max_px"] < 0.5
+    parity = meta["parity"]  # an argmax may jump between tied cells of this barely trained model, rarely
+    assert meta["decode"] == "heatmap" and parity["joints_beyond_limit"] <= parity["joints_allowed_beyond_limit"] == 4
+    assert parity["mean_px"] < 0.5
     assert 'decode = "heatmap"' in out.with_suffix(".toml").read_text()
     image = str(data_root / "lsp" / "images" / "im1001.jpg")
     results = {}
@@ -141,6 +171,7 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
         path = tmp_path / f"{name}.json"
         assert main(["predict", image, *extra, "--output", str(path), "--quiet"]) == 0
         results[name] = np.array(json.loads(path.read_text())["predictions"][0]["keypoints"])
-    np.testing.assert_allclose(results["tflite"][:, :2], results["keras"][:, :2], atol=0.1)
+    agree = np.linalg.norm(results["tflite"][:, :2] - results["keras"][:, :2], axis=1) < 0.1
+    assert agree.sum() >= 13  # the same tie allowance: at most one joint of 14
     assert main(["predict", image, "--weights", str(out), "--decode", "regression", "--quiet"]) == 2
     assert "was exported with decode 'heatmap'" in capsys.readouterr().err
