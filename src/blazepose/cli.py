@@ -30,6 +30,9 @@ examples:
 """
 
 
+WEIGHTS_HELP = "model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML file of settings that differ from the defaults")
     p.add_argument(
@@ -211,9 +214,9 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from blazepose.export import export_model
-    from blazepose.inference import default_weights
+    from blazepose.inference import resolve_weights
 
-    weights = args.weights or default_weights()
+    weights = resolve_weights(args.weights)
     meta = export_model(
         weights,
         args.format,
@@ -225,8 +228,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     p = meta["parity"]
     print(
         f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and .json beside it; "
-        f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px "
-        f"(limit {p['limit_px']} px)"
+        f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px, "
+        f"{p['joints_beyond_limit']} joint(s) beyond the {p['limit_px']} px limit"
     )
     return 0
 
@@ -333,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "original image pixels.",
     )
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
-    pr.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
+    pr.add_argument("--weights", help=WEIGHTS_HELP)
     pr.add_argument("--output", metavar="JSON", help="write predictions here (default: print them)")
     pr.add_argument("--draw", metavar="DIR", help="also write each image with its skeleton drawn")
     pr.add_argument("--passes", type=int, default=2, help="1 = whole image only; 2+ = re-crop (default 2)")
@@ -350,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         "per part and mean, PCKh@0.5, AUC of the PCK curve, mean pixel error, and the seed's legacy metric "
         "under its own name. Writes report.json, report.md and pck_curve.png.",
     )
-    ev.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
+    ev.add_argument("--weights", help=WEIGHTS_HELP)
     ev.add_argument("--dataset", default="lsp", help="dataset with a standard split (lsp)")
     ev.add_argument("--split", default="test", choices=["test", "val"], help="test = im1001-im2000 (default)")
     ev.add_argument(
@@ -379,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     vd.add_argument("source", nargs="?", help="video file")
     vd.add_argument("--camera", type=int, help="webcam index instead of a file (e.g. 0)")
-    vd.add_argument("--weights", help="model: .keras, .npz, .tflite or .onnx; default: the packaged model")
+    vd.add_argument("--weights", help=WEIGHTS_HELP)
     vd.add_argument("--output", help="write the video with skeletons drawn (.avi or .mp4)")
     vd.add_argument("--json", help="write one JSON line per frame: frame, time, 14 [x, y, visibility]")
     vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
@@ -399,7 +402,9 @@ def build_parser() -> argparse.ArgumentParser:
         "for the quantization. int8 calibrates on real training crops. The resolved config goes beside the file "
         "(.toml, .json).",
     )
-    ex.add_argument("--weights", help="model file (.keras from training); default: the packaged model")
+    ex.add_argument(
+        "--weights", help="model file (.keras from training), or full / lite for a packaged model; default: full"
+    )
     ex.add_argument(
         "--format",
         required=True,

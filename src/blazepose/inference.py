@@ -45,6 +45,19 @@ def default_weights(variant: str = "full") -> Path:
     return path
 
 
+PACKAGED = ("full", "lite")
+
+
+def resolve_weights(weights: str | Path | None) -> Path:
+    """A weights argument as users give it: a file, a packaged model's name ("full" or "lite"), or None for
+    the packaged Full model. A file of that name in the working folder wins over the packaged model."""
+    if weights is None:
+        return default_weights()
+    if str(weights) in PACKAGED and not Path(weights).exists():
+        return default_weights(str(weights))
+    return Path(weights)
+
+
 class KerasRunner:
     """A Keras model file (.keras from training) run as the joints-only inference model.
 
@@ -255,7 +268,7 @@ class Predictor:
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
         if runner is None:
-            weights = Path(weights) if weights else default_weights()
+            weights = resolve_weights(weights)
             runner = load_runner(weights, decode)
         self.runner = runner
         self.cfg = config_beside(weights) if weights else config_from_dict({})
