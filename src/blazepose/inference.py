@@ -50,10 +50,10 @@ PACKAGED = ("full", "lite")
 
 def resolve_weights(weights: str | Path | None) -> Path:
     """A weights argument as users give it: a file, a packaged model's name ("full" or "lite"), or None for
-    the packaged Full model. A file of that name in the working folder wins over the packaged model."""
+    the packaged Full model. A file (not a folder) of that name in the working folder wins."""
     if weights is None:
         return default_weights()
-    if str(weights) in PACKAGED and not Path(weights).exists():
+    if str(weights) in PACKAGED and not Path(weights).is_file():
         return default_weights(str(weights))
     return Path(weights)
 
