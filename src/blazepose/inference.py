@@ -67,7 +67,7 @@ class KerasRunner:
         import keras
 
         import blazepose.models.layers  # noqa: F401  (registers the custom layers)
-        from blazepose.models.blazepose import inference_model
+        from blazepose.models.blazepose import inference_model_for
 
         path = Path(path)
         if not path.is_file():
@@ -80,7 +80,7 @@ class KerasRunner:
         if not {"backbone", "heatmap_head", "regression_head"} <= names:
             raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
         cfg = config_beside(path)
-        self._use(inference_model(net, decode or cfg.model.decode, cfg.loss.heatmap_type == "focal"))
+        self._use(inference_model_for(net, cfg, decode))
 
     @classmethod
     def from_model(cls, model) -> KerasRunner:
@@ -176,12 +176,12 @@ def is_exported_npz(data) -> bool:
     return "format" in data.files and str(data["format"]) == NPZ_FORMAT
 
 
-def load_exported_weights(path: str | Path, net, decode: str, logits: bool):
-    """Assign exported inference weights at `path` into `net` (a training model of the same config, decode
-    as exported); returns the inference model, which shares its variables with `net`."""
-    from blazepose.models.blazepose import inference_model
+def load_exported_weights(path: str | Path, net, cfg: Config):
+    """Assign exported inference weights at `path` into `net` (a training model of `cfg`, the config exported
+    beside them); returns the inference model, which shares its variables with `net`."""
+    from blazepose.models.blazepose import inference_model_for
 
-    model = inference_model(net, decode, logits)
+    model = inference_model_for(net, cfg)
     with np.load(path) as data:
         keys = sorted(k for k in data.files if k.startswith("w"))
         if len(keys) != len(model.weights):
@@ -196,13 +196,12 @@ def load_exported_weights(path: str | Path, net, decode: str, logits: bool):
 def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
     """Weights in .npz: exported inference weights (float16 or float32, the packaged default models) or a
     training checkpoint (runs/x/<phase>/best.npz); the model is rebuilt from the config beside it."""
-    from blazepose.models.blazepose import build_from_config, inference_model
+    from blazepose.models.blazepose import build_from_config, inference_model_for
     from blazepose.training.checkpoint import load_checkpoint
 
     path = Path(path)
     cfg = config_beside(path, required=True)
     net = build_from_config(cfg)
-    logits = cfg.loss.heatmap_type == "focal"
     try:
         with np.load(path) as data:
             checkpoint, exported = "state" in data.files, is_exported_npz(data)
@@ -210,11 +209,11 @@ def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
         raise BlazePoseError(f"{path} is not a readable .npz weights file: {exc}") from None
     if checkpoint:
         load_checkpoint(path, net)
-        return KerasRunner.from_model(inference_model(net, decode or cfg.model.decode, logits))
+        return KerasRunner.from_model(inference_model_for(net, cfg, decode))
     if not exported:
         raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
     check_fixed_decode(path, decode)
-    return KerasRunner.from_model(load_exported_weights(path, net, cfg.model.decode, logits))
+    return KerasRunner.from_model(load_exported_weights(path, net, cfg))
 
 
 RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".npz": load_npz_runner}

@@ -237,5 +237,10 @@ def inference_model(model: keras.Model, decode: str = "regression", logits: bool
     return keras.Model(image, outputs, name=model.name + "_inference")
 
 
+def inference_model_for(model: keras.Model, cfg, decode: str | None = None) -> keras.Model:
+    """`inference_model` as `cfg` says: its decode unless `decode` is given, and logits with the focal loss."""
+    return inference_model(model, decode or cfg.model.decode, cfg.loss.heatmap_type == "focal")
+
+
 def count_params(model: keras.Model) -> int:
     return int(sum(w.numpy().size for w in model.weights if "seed_generator" not in w.path))

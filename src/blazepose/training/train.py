@@ -216,8 +216,7 @@ def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
     export's decode kept; returns those that they cover completely."""
     from blazepose.inference import config_beside, load_exported_weights
 
-    src = config_beside(path, required=True)
-    model = load_exported_weights(path, net, src.model.decode, src.loss.heatmap_type == "focal")
+    model = load_exported_weights(path, net, config_beside(path, required=True))
     filled = {id(v) for v in model.weights}
     return [name for name in SUB_MODELS if all(id(v) in filled for v in net.get_layer(name).weights)]
 
