@@ -1,7 +1,7 @@
 """Accuracy and end-to-end throughput of given weights on the LSP test half (im1001-im2000).
 
     python bench/accuracy.py --weights runs/full/model.keras [--passes 1 2] [--decode regression heatmap]
-                             [--flip off on] [--split val]
+                             [--flip off on] [--flip-agreement 0 0.1 inf] [--split val]
 
 Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table and the
 images/s end to end (image decoding, all passes, post-processing) on this machine, one row per combination
@@ -31,7 +31,15 @@ def main() -> None:
     parser.add_argument(
         "--decode", nargs="+", default=[None], choices=["regression", "heatmap"], help="output(s) to compare"
     )
-    parser.add_argument("--flip", nargs="+", default=["off"], choices=["off", "on"], help="flip averaging off/on")
+    parser.add_argument("--flip", nargs="+", default=["off"], choices=["off", "on"], help="flip fusion off/on")
+    parser.add_argument(
+        "--flip-agreement",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="with flip: distance(s) (fraction of the crop side) below which the two estimates are averaged, "
+        "else the higher-scoring one is kept; 0 = always keep one, inf = always average (default: the toolkit's)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
     parser.add_argument("--zoom-out", type=float, default=1.0, help="canvas F times the image's size (see above)")
@@ -40,7 +48,7 @@ def main() -> None:
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.evaluation.evaluate import evaluate
-    from blazepose.inference import Predictor, load_runner, resolve_weights
+    from blazepose.inference import FLIP_AGREEMENT, Predictor, load_runner, resolve_weights
 
     samples = load_split(load_config().data, args.split)
     samples = samples[: args.limit] if args.limit else samples
@@ -53,10 +61,19 @@ def main() -> None:
         runner = load_runner(weights, decode)  # one model per output; passes and flip only change the calls
         warm = Predictor(weights, passes=1, batch_size=args.batch_size, runner=runner)
         list(warm.predict_files([s.image_path for s in samples[:2]], progress=False))  # trace before timing
-        for flip, passes in itertools.product(args.flip, args.passes):
-            predictor = Predictor(weights, passes=passes, batch_size=args.batch_size, runner=runner, flip=flip == "on")
+        settings = [(f, a) for f in args.flip for a in (args.flip_agreement if f == "on" else [None])]
+        for (flip, agreement), passes in itertools.product(settings, args.passes):
+            agreement = FLIP_AGREEMENT if agreement is None else agreement
+            predictor = Predictor(
+                weights,
+                passes=passes,
+                batch_size=args.batch_size,
+                runner=runner,
+                flip=flip == "on",
+                flip_agreement=agreement,
+            )
             r = evaluate(predictor, samples, progress=False)
-            rows.append((decode or "config's", flip, passes, r))
+            rows.append((decode or "config's", flip if flip == "off" else f"on, {agreement:g}", passes, r))
     parts = list(rows[0][-1]["pck@0.2"]["per_part"])
     print(
         f"{args.weights or 'default model'} on LSP {args.split} ({len(samples)} images), whole image in"

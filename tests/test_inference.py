@@ -34,26 +34,40 @@ def test_one_pass_is_coarser_than_two():
     assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
 
 
-class ConstantRunner:
-    """Joint k at normalized (0.20 + 0.01 k, 0.30 + 0.02 k), visibility 0.05 k, whatever the crop."""
+class QueueRunner:
+    """Returns the given (joints, visibility) outputs in turn: the plain crop's, then the mirrored crop's."""
 
     input_size = 64
     num_joints = 14
 
+    def __init__(self, *outputs):
+        self.outputs = list(outputs)
+
     def __call__(self, batch):
-        k = np.arange(14, dtype=np.float32)
-        joints = np.stack([0.20 + 0.01 * k, 0.30 + 0.02 * k], axis=-1)
-        return np.repeat(joints[None], len(batch), axis=0), np.repeat(0.05 * k[None], len(batch), axis=0)
+        joints, vis = self.outputs.pop(0)
+        return np.float32(joints)[None], np.float32(vis)[None]
 
 
-def test_flip_averages_with_the_mirrored_crop_and_swaps_sides():
-    predictor = Predictor(runner=ConstantRunner(), flip=True)
+def test_flip_swaps_sides_averages_agreeing_joints_and_keeps_the_surer_of_two_disagreeing():
+    plain, mirrored = np.full((14, 2), 0.5), np.full((14, 2), 0.5)
+    plain_vis, mirrored_vis = np.full(14, 0.5), np.full(14, 0.5)
+    plain[12], plain_vis[12] = [0.40, 0.50], 0.9  # neck: its own mirror
+    mirrored[12], mirrored_vis[12] = [0.58, 0.52], 0.7  # mapped back: (1 - 0.58, 0.52) = (0.42, 0.52)
+    plain[0], plain_vis[0] = [0.30, 0.90], 0.2  # right ankle, unsure
+    plain[5], plain_vis[5] = [0.70, 0.90], 0.8  # left ankle, sure
+    mirrored[5], mirrored_vis[5] = [0.30, 0.88], 0.7  # the mirror's left ankle is the right ankle: (0.70, 0.88)
+    mirrored[0], mirrored_vis[0] = [0.60, 0.90], 0.3  # the mirror's right ankle is the left ankle: (0.40, 0.90)
+    predictor = Predictor(runner=QueueRunner((plain, plain_vis), (mirrored, mirrored_vis)), flip=True)
     joints, vis = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
-    # Right ankle (0) pairs with left ankle (5): x = (0.20 + (1 - 0.25)) / 2, y = (0.30 + 0.40) / 2.
-    np.testing.assert_allclose(joints[0, 0], [0.475, 0.35], atol=1e-6)
-    # Neck (12) has no mirror: x = (0.32 + 1 - 0.32) / 2 = 0.5, y unchanged.
-    np.testing.assert_allclose(joints[0, 12], [0.5, 0.54], atol=1e-6)
-    np.testing.assert_allclose(vis[0, [0, 5, 12]], [0.125, 0.125, 0.6], atol=1e-6)
+    # Neck: 0.028 apart (< 0.1), averaged: ((0.40 + 0.42) / 2, (0.50 + 0.52) / 2), score (0.9 + 0.7) / 2.
+    np.testing.assert_allclose(joints[0, 12], [0.41, 0.51], atol=1e-6)
+    np.testing.assert_allclose(vis[0, 12], 0.8, atol=1e-6)
+    # Right ankle: 0.40 apart; the mirror (score 0.7, from its left ankle) beats the plain crop's 0.2.
+    np.testing.assert_allclose(joints[0, 0], [0.70, 0.88], atol=1e-6)
+    np.testing.assert_allclose(vis[0, 0], 0.7, atol=1e-6)
+    # Left ankle: 0.30 apart; the plain crop's 0.8 beats the mirror's 0.3 and is kept as it was.
+    np.testing.assert_allclose(joints[0, 5], [0.70, 0.90], atol=1e-6)
+    np.testing.assert_allclose(vis[0, 5], 0.8, atol=1e-6)
 
 
 def test_flip_maps_a_mirrored_pixel_back_onto_itself():

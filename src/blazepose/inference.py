@@ -33,6 +33,11 @@ from blazepose.keypoints import LSP
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
+# With flip: the two estimates of a joint are averaged when they lie within this distance (a fraction of the
+# crop side) of each other, otherwise the one with the higher score is kept. Chosen on the validation split
+# (README, "Inference settings"; bench/accuracy.py --flip-agreement): averaging every joint (inf) scored below
+# no flip at all, since the mean of a left and a right limb is on neither.
+FLIP_AGREEMENT = 0.1
 
 
 def default_weights(variant: str = "full") -> Path:
@@ -263,6 +268,7 @@ class Predictor:
         runner=None,
         flip: bool = False,
         decode: str | None = None,
+        flip_agreement: float = FLIP_AGREEMENT,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -277,6 +283,7 @@ class Predictor:
         self.margin = self.cfg.data.crop_margin if margin is None else margin
         self.batch_size = batch_size
         self.flip = flip
+        self.flip_agreement = flip_agreement
         if self.runner.num_joints != LSP.num_joints:
             raise BlazePoseError(
                 f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
@@ -302,14 +309,22 @@ class Predictor:
     def _infer(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network on a batch of crops -> (normalized joints (B, K, 2), visibility (B, K)). With `flip`,
         the mirrored crops too: mirroring maps normalized x to 1 - x exactly (pixel centres sit at
-        (x + 0.5) / size) and swaps the person's left and right joints; the two estimates are averaged."""
+        (x + 0.5) / size) and swaps the person's left and right joints. Per joint, two estimates within
+        `flip_agreement` of each other are averaged; otherwise the one with the higher score is kept (where the
+        two disagree about left and right, their mean would lie between the limbs)."""
         joints, vis = self.runner(crops)
         if not self.flip:
             return joints, vis
         joints_m, vis_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
         index = LSP.flip_index
         joints_m = joints_m[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32)
-        return (joints + joints_m) / 2, (vis + vis_m[:, index]) / 2
+        vis_m = vis_m[:, index]
+        agree = np.linalg.norm(joints - joints_m, axis=-1) < self.flip_agreement
+        mirrored_better = vis_m > vis
+        fused = np.where(
+            agree[..., None], (joints + joints_m) / 2, np.where(mirrored_better[..., None], joints_m, joints)
+        )
+        return fused, np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m))
 
     def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
         """The next pass's square around the previous keypoints, kept inside the image so a wild guess

@@ -97,7 +97,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
 def format_table(report: dict, title: str = "") -> str:
     p = report["pck@0.2"]
     lines = [f"## {title}" if title else "## Evaluation", ""]
-    flip = ", flip-averaged" if report.get("flip") else ""
+    flip = ", with flip (fused per joint)" if report.get("flip") else ""
     lines.append(f"{report['images']} images, {report['crop']}, {report['passes']} pass(es){flip}")
     lines.append("")
     lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")
