@@ -45,8 +45,21 @@ def test_overrides_are_coerced_to_the_field_type():
     assert cfg.seed == 3
 
 
+def test_a_list_override_may_be_written_as_a_toml_array():
+    assert load_config(None, ['data.train_sets=["lsp", "coco"]']).data.train_sets == ("lsp", "coco")
+    assert load_config(None, ["data.train_sets=['lsp']"]).data.train_sets == ("lsp",)
+
+
 @pytest.mark.parametrize(
-    "override", ["data.batch_size=abc", "data.batch_size=1.5", "augment.enabled=maybe", "data.batch_size", "data=3"]
+    "override",
+    [
+        "data.batch_size=abc",
+        "data.batch_size=1.5",
+        "augment.enabled=maybe",
+        "data.batch_size",
+        "data=3",
+        'data.train_sets=["lsp"',
+    ],
 )
 def test_bad_override_values(override):
     with pytest.raises(BlazePoseError):

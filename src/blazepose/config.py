@@ -145,8 +145,15 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     origin = typing.get_origin(typ)
     if origin is tuple:
         (item_type, _ellipsis) = typing.get_args(typ)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # from --set: "lsp,lspet" or a TOML array '["lsp", "lspet"]'
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = tomllib.loads(f"v = {text}")["v"]
+                except tomllib.TOMLDecodeError:
+                    raise BlazePoseError(f"{where}: {text!r} is not a TOML array (or write a,b,c)") from None
+            else:
+                value = [v.strip() for v in text.split(",") if v.strip()]
         if not isinstance(value, list | tuple):
             raise BlazePoseError(f"{where}: expected a list, got {value!r}")
         return tuple(_coerce(v, item_type, where) for v in value)
