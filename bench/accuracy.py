@@ -3,7 +3,8 @@
     python bench/accuracy.py --weights runs/full/model.keras [--passes 1 2] [--decode regression heatmap]
                              [--flip off on] [--flip-agreement 0 0.1 inf] [--split val]
 
-Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table and the
+Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table, the share
+of the misses that are left/right confusions (within 0.2 x torso of the other side's joint), and the
 images/s end to end (image decoding, all passes, post-processing) on this machine, one row per combination
 of the settings given. The test half is for final reports only: choose settings on --split val.
 
@@ -81,8 +82,9 @@ def main() -> None:
         + ", "
         f"{os.cpu_count()} CPUs"
     )
-    print("| decode | flip | passes | " + " | ".join(parts) + " | PCK@0.2 | PCKh@0.5 | AUC | px error | images/s |")
-    print("|---" * (len(parts) + 8) + "|")
+    columns = ["decode", "flip", "passes", *parts, "PCK@0.2", "PCKh@0.5", "AUC", "px error", "L/R swaps", "images/s"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" * len(columns) + "|")
     for decode, flip, passes, r in rows:
         p = r["pck@0.2"]
         cells = [f"{100 * p['per_part'][k]:.1f}" for k in parts]
@@ -90,7 +92,8 @@ def main() -> None:
             f"| {decode} | {flip} | {passes} | "
             + " | ".join(cells)
             + f" | {100 * p['mean']:.1f} | {100 * r['pckh@0.5']['mean']:.1f} "
-            f"| {100 * r['auc@0.2']:.1f} | {r['mean_pixel_error']:.1f} | {r['images_per_second']:.1f} |"
+            f"| {100 * r['auc@0.2']:.1f} | {r['mean_pixel_error']:.1f} "
+            f"| {100 * r['left_right_swaps@0.2']['of_misses']:.0f} % | {r['images_per_second']:.1f} |"
         )
 
 

@@ -3,6 +3,7 @@ import pytest
 
 from blazepose.evaluation.functional import (
     head_size,
+    left_right_swaps,
     legacy_seed_metric,
     mean_pixel_error,
     pck,
@@ -109,3 +110,24 @@ def test_legacy_seed_metric_is_its_own_rule():
     assert legacy_seed_metric(pred, gt, mask) == pytest.approx(13 / 14)
     # PCK@0.2 on the same prediction differs (torso 100 -> threshold 20: both correct).
     assert pck(pred, gt, mask, torso_size(gt, mask), 0.2).mean == 1.0
+
+
+def test_left_right_swaps_by_hand():
+    # Joints 1000 px apart on a line; torso = joint 9 to joint 2 = 7000 px; alpha 0.1 -> 700 px threshold.
+    gt = np.stack([np.stack([np.arange(14) * 1000.0, np.zeros(14)], axis=1)] * 2)
+    pred = gt.copy()
+    mask = np.ones((2, 14))
+    pred[0, 0] = gt[0, 5] + (300.0, 400.0)  # R ankle 500 px from the L ankle: a swap
+    pred[0, 1] = gt[0, 1] + (0.0, 800.0)  # R knee off, far from the L knee: a miss, not a swap
+    pred[0, 12] = gt[0, 13]  # neck on the head top: a miss; no mirror, so never a swap
+    pred[0, 7], pred[0, 10] = gt[0, 10], gt[0, 7]  # elbows exchanged: two swaps
+    pred[1] = gt[1][LSP.flip_index]  # image 2 read the wrong way round ...
+    mask[1, 3] = 0  # ... but L hip not annotated: R hip is a miss that cannot be called a swap
+    r = left_right_swaps(pred, gt, mask, torso_size(gt, mask), 0.1)
+    # scored 14 + 13 joints; misses: image 1 joints 0, 1, 7, 10, 12, image 2 the 11 annotated paired ones
+    assert r["swapped"] == 3 + 10
+    assert r["of_joints"] == pytest.approx(13 / 27)
+    assert r["of_misses"] == pytest.approx(13 / 16)
+    assert r["whole_body_images"] == 1  # image 2 only (image 1: 3 of 12)
+    pred[0, 0] = gt[0, 5] + (0.0, 701.0)  # just beyond the threshold of the mirror joint too
+    assert left_right_swaps(pred, gt, mask, torso_size(gt, mask), 0.1)["swapped"] == 12

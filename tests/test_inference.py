@@ -168,3 +168,6 @@ def test_evaluate_writes_reports_and_compares(smoke_run, data_root, tmp_path, ca
     out = capsys.readouterr().out
     assert "uses ground truth" in out and "| Mean |" in out and "difference" in out
     assert "NOT PCK@0.2" in (tmp_path / "a" / "report.md").read_text()
+    assert "left/right confusions" in (tmp_path / "a" / "report.md").read_text()
+    swaps = report["left_right_swaps@0.2"]
+    assert 0 <= swaps["swapped"] <= report["pck@0.2"]["valid"] and swaps["whole_body_images"] <= 6

@@ -18,6 +18,7 @@ from blazepose.data.transforms import person_box
 from blazepose.errors import BlazePoseError, read_json
 from blazepose.evaluation.functional import (
     head_size,
+    left_right_swaps,
     legacy_seed_metric,
     mean_pixel_error,
     pck,
@@ -51,6 +52,7 @@ def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray)
         "auc@0.2": auc,
         "curve": {"thresholds": THRESHOLDS.tolist(), "mean": curve.tolist(), "per_part": part_curves},
         "mean_pixel_error": mean_pixel_error(pred, gt, mask),
+        "left_right_swaps@0.2": left_right_swaps(pred, gt, mask, torso, 0.2),
         "legacy_seed_metric": legacy_seed_metric(_stretch(pred, sizes), _stretch(gt, sizes), mask),
     }
 
@@ -113,6 +115,14 @@ def format_table(report: dict, title: str = "") -> str:
     lines.append(f"- PCKh@0.5 mean: {100 * ph['mean']:.1f} %")
     lines.append(f"- AUC of PCK over thresholds 0..0.2: {100 * report['auc@0.2']:.1f} %")
     lines.append(f"- mean pixel error: {report['mean_pixel_error']:.1f} px (original image pixels)")
+    swaps = report.get("left_right_swaps@0.2")
+    if swaps:  # reports written before this figure existed have none
+        lines.append(
+            f"- left/right confusions (a miss within 0.2 x torso of the other side's joint): {swaps['swapped']} "
+            f"joints, {100 * swaps['of_joints']:.1f} % of those scored, {100 * swaps['of_misses']:.1f} % of the "
+            f"misses; whole body read the wrong way round (half or more of its left/right joints swapped) on "
+            f"{swaps['whole_body_images']} images"
+        )
     lines.append(
         f"- legacy seed metric (NOT PCK@0.2: squared distance <= 0.5 x squared neck-head distance, on a "
         f"stretched 256x256 image): {100 * report['legacy_seed_metric']:.1f} %"

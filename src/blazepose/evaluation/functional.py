@@ -40,6 +40,13 @@ def _distances(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(d), np.inf, d)
 
 
+def _scored(mask: np.ndarray, norm: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) which joints are scored (annotated, on an image with a usable normaliser), (N, 1) thresholds."""
+    norm = np.asarray(norm, np.float64)
+    usable = np.isfinite(norm) & (norm > 0)
+    return (np.asarray(mask) > 0) & usable[:, None], alpha * np.where(usable, norm, 0.0)[:, None]
+
+
 def segment_length(gt: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarray:
     """(N,) distance between joints a and b of the ground truth; NaN where either is masked."""
     gt = np.asarray(gt, np.float64)
@@ -67,11 +74,8 @@ def pck(
     skeleton: Skeleton = LSP,
 ) -> PCKResult:
     """Fraction of joints within alpha x norm (per image) of the ground truth; distance <= threshold counts."""
-    dist = _distances(pred, gt)  # (N, K)
-    norm = np.asarray(norm, np.float64)
-    usable = np.isfinite(norm) & (norm > 0)
-    valid = (np.asarray(mask) > 0) & usable[:, None]
-    correct = (dist <= alpha * np.where(usable, norm, 0.0)[:, None]) & valid
+    valid, threshold = _scored(mask, norm, alpha)
+    correct = (_distances(pred, gt) <= threshold) & valid
     n_valid = valid.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(n_valid > 0, correct.sum(axis=0) / np.maximum(n_valid, 1), np.nan)
@@ -88,6 +92,36 @@ def pck(
         valid=total,
         excluded=int(valid.size - total),
     )
+
+
+def left_right_swaps(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    mask: np.ndarray,
+    norm: np.ndarray,
+    alpha: float,
+    skeleton: Skeleton = LSP,
+) -> dict:
+    """How many misses are left/right confusions: a joint that misses its own ground truth (distance above
+    alpha x norm) but lies within it of its mirror joint's ground truth (the person's other side), where both
+    are annotated. Joints without a mirror (neck, head top) cannot be swaps. Returns the count, its fraction
+    of the scored joints and of the misses, and the images where at least half of the scorable joints with a
+    mirror are swaps (the whole body read the wrong way round)."""
+    index = skeleton.flip_index
+    valid, threshold = _scored(mask, norm, alpha)
+    miss = valid & ~(_distances(pred, gt) <= threshold)
+    paired = valid & (np.asarray(mask)[:, index] > 0) & (index != np.arange(len(index)))
+    swapped = miss & paired & (_distances(pred, np.asarray(gt)[:, index]) <= threshold)
+    n_paired = paired.sum(axis=1)
+    whole = (n_paired > 0) & (swapped.sum(axis=1) * 2 >= n_paired)
+    n_valid, n_miss, n_swapped = int(valid.sum()), int(miss.sum()), int(swapped.sum())
+    return {
+        "alpha": float(alpha),
+        "swapped": n_swapped,
+        "of_joints": n_swapped / n_valid if n_valid else float("nan"),
+        "of_misses": n_swapped / n_miss if n_miss else float("nan"),
+        "whole_body_images": int(whole.sum()),
+    }
 
 
 def pck_curve(
