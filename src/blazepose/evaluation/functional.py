@@ -129,13 +129,10 @@ def pck_curve(
 ) -> tuple[np.ndarray, float]:
     """Mean PCK at each threshold, and the area under that curve normalised by the threshold range (0..1)."""
     thresholds = np.asarray(thresholds, np.float64)
-    dist = _distances(pred, gt)
-    norm = np.asarray(norm, np.float64)
-    usable = np.isfinite(norm) & (norm > 0)
-    valid = (np.asarray(mask) > 0) & usable[:, None]
+    valid, scale = _scored(mask, norm, 1.0)  # scale: the norm where usable, else 0
     if not valid.any():
         return np.full(len(thresholds), np.nan), float("nan")
-    rel = (dist / np.where(usable, norm, 1.0)[:, None])[valid]
+    rel = (_distances(pred, gt) / np.where(scale > 0, scale, 1.0))[valid]
     curve = np.array([(rel <= t).mean() for t in thresholds])
     span = thresholds[-1] - thresholds[0]
     auc = float(np.trapezoid(curve, thresholds) / span) if span > 0 else float(curve[0])
