@@ -239,7 +239,7 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
         "--flip",
         action="store_true",
         help="also run the mirrored crop and fuse the two per joint: averaged where they agree, else the "
-        "higher-scoring one (twice the compute; +1.9 points on validation and +2.3 on the LSP test half with the "
+        "higher-scoring one (twice the compute; +2.4 points on validation and +1.9 on the LSP test half with the "
         "packaged Full model)",
     )
 
