@@ -61,6 +61,35 @@ def test_frozen_sub_models_stay_bit_identical(phase, trained):
         assert identical == (name not in trained), name
 
 
+def test_weight_average_is_what_validation_sees_and_the_trained_weights_come_back():
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.phases import PoseTrainer, averaged_weights, compile_for_phase
+
+    cfg = load_config(
+        None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16", "train.ema_momentum=0.5"]
+    )
+    net = build_from_config(cfg)
+    trainer = PoseTrainer(net, cfg)
+    compile_for_phase(trainer, "heatmap", 10)
+    trained = net.get_layer("backbone").trainable_weights
+    x, y = _batch(cfg)
+    trainer.train_on_batch(x, y)
+    w1 = [w.numpy().copy() for w in trained]
+    trainer.train_on_batch(x, y)
+    w2 = [w.numpy().copy() for w in trained]
+    # The first step starts the average at w1; the second, with momentum 0.5, makes it (w1 + w2) / 2.
+    with averaged_weights(trainer):
+        inside = [w.numpy().copy() for w in trained]
+        frozen = [w.numpy().copy() for w in net.get_layer("regression_head").weights]
+    assert all(np.allclose(m, (a + b) / 2, atol=1e-6) for m, a, b in zip(inside, w1, w2, strict=True))
+    assert not all(np.array_equal(m, b) for m, b in zip(inside, w2, strict=True))
+    assert all(np.array_equal(w.numpy(), b) for w, b in zip(trained, w2, strict=True))  # restored exactly
+    after = net.get_layer("regression_head").weights
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(frozen, after, strict=True))  # untouched: not trained
+    with pytest.raises(BlazePoseError, match="ema_momentum"):
+        compile_for_phase(PoseTrainer(net, load_config(None, ["train.ema_momentum=1.0"])), "heatmap", 10)
+
+
 def test_stop_gradient_keeps_the_regression_loss_out_of_the_backbone():
     import tensorflow as tf
 

@@ -25,6 +25,9 @@ class DataConfig:
     root: str = ""
     # Training sets: LSP train half (less the validation part) and/or all of LSPet.
     train_sets: tuple[str, ...] = ("lsp", "lspet")
+    # How many times the LSP train samples are listed in the training set: > 1 oversamples LSP (800 images)
+    # against LSPet (10000), e.g. 5 makes LSP 29 % of what is drawn.
+    lsp_repeats: int = 1
     # Fraction of LSP im0001-im1000 carved out (by split_seed) as the validation split.
     val_fraction: float = 0.2
     split_seed: int = 0
@@ -92,6 +95,9 @@ class TrainConfig:
     final_lr_fraction: float = 0.01
     weight_decay: float = 1e-4  # AdamW
     clipnorm: float = 5.0
+    # Exponential moving average of the trained weights, updated every step with this momentum (e.g. 0.999:
+    # about the last 1000 steps); validation, best.npz and model.keras then use the average. 0 = off.
+    ema_momentum: float = 0.0
     steps_per_epoch: int = 0  # 0 = one pass over the training split
     val_samples: int = 0  # 0 = the whole validation split
     # Start from these weights (a .npz checkpoint of a run with the same model config, e.g.

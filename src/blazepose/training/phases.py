@@ -6,6 +6,7 @@ both. A frozen sub-model's BatchNorm layers also run in inference mode, so its w
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import tensorflow as tf
 from keras import ops
 
 from blazepose.config import Config
+from blazepose.errors import BlazePoseError
 from blazepose.losses import LOSS_NAMES, compute_losses
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS
@@ -140,9 +142,37 @@ def make_optimizer(cfg: Config, phase: str, steps_per_epoch: int) -> keras.optim
         warmup_steps=int(round(cfg.train.warmup_epochs * steps_per_epoch)),
         final_fraction=cfg.train.final_lr_fraction,
     )
+    ema = cfg.train.ema_momentum
+    if not 0.0 <= ema < 1.0:
+        raise BlazePoseError(f"train.ema_momentum: expected 0 (off) or a number in (0, 1), got {ema}")
     return keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=cfg.train.weight_decay, clipnorm=cfg.train.clipnorm or None
+        learning_rate=schedule,
+        weight_decay=cfg.train.weight_decay,
+        clipnorm=cfg.train.clipnorm or None,
+        use_ema=ema > 0,
+        ema_momentum=ema if ema > 0 else 0.99,
     )
+
+
+@contextlib.contextmanager
+def averaged_weights(trainer: keras.Model):
+    """Inside the block the network holds the optimizer's moving average of its trained weights (when the
+    optimizer keeps one, ``train.ema_momentum`` > 0); the trained values come back on exit, bit-identical.
+    Non-trainable state (BatchNorm statistics) is not averaged."""
+    opt = getattr(trainer, "optimizer", None)
+    averages = getattr(opt, "_model_variables_moving_average", None) if getattr(opt, "use_ema", False) else None
+    if not averages:
+        yield
+        return
+    pairs = [(v, a) for v, a in zip(opt._trainable_variables, averages, strict=True) if a is not None]
+    trained = [v.numpy() for v, _ in pairs]
+    for v, a in pairs:
+        v.assign(a)
+    try:
+        yield
+    finally:
+        for (v, _), value in zip(pairs, trained, strict=True):
+            v.assign(value)
 
 
 def compile_for_phase(trainer: PoseTrainer, phase: str, steps_per_epoch: int) -> None:

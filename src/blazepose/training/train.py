@@ -5,7 +5,8 @@ Run directory::
     config.toml            resolved config (every key)
     state.json             per phase: epochs done, best epoch, best validation PCK, history
     <phase>/last.npz       weights + optimizer + state after the last finished epoch (for --resume)
-    <phase>/best.npz       weights of the epoch with the best validation PCK (the next phase starts here)
+    <phase>/best.npz       weights of the epoch with the best validation PCK (the next phase starts here);
+                           with train.ema_momentum > 0, validation and best.npz use the weights' moving average
     <phase>/log.csv        Keras CSV log per epoch (losses, val_pck, lr)
     tensorboard/<phase>/   TensorBoard logs
     curves.png             losses and validation PCK per epoch, every phase
@@ -43,7 +44,14 @@ from blazepose.training.checkpoint import (
     read_state,
     save_checkpoint,
 )
-from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase, phase_epochs, trained_by
+from blazepose.training.phases import (
+    PHASES,
+    PoseTrainer,
+    averaged_weights,
+    compile_for_phase,
+    phase_epochs,
+    trained_by,
+)
 
 
 # --- devices ----------------------------------------------------------------------------------------------
@@ -106,7 +114,8 @@ class Validation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["val_pck"] = self.val.score(self.model.net, self.source, self.batch_size)
+            with averaged_weights(self.model):
+                logs["val_pck"] = self.val.score(self.model.net, self.source, self.batch_size)
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -146,7 +155,8 @@ class Checkpointer(keras.callbacks.Callback):
         val = record.get("val_pck", float("nan"))
         if "best_val_pck" not in p or val > p["best_val_pck"]:
             p["best_val_pck"], p["best_epoch"] = val, epoch + 1
-            save_checkpoint(self.run.phase_dir(self.phase) / "best.npz", self.model.net, state=dict(p))
+            with averaged_weights(self.model):
+                save_checkpoint(self.run.phase_dir(self.phase) / "best.npz", self.model.net, state=dict(p))
         save_checkpoint(self.run.phase_dir(self.phase) / "last.npz", self.model.net, self.model.optimizer, dict(p))
         self.run.save_state()
         self.run.plot_curves()
