@@ -101,6 +101,11 @@ def test_standard_split(data_root):
     assert not np.array_equal(lsp_val_indices(0.2, 0), lsp_val_indices(0.2, 1))
     full = load_split(DataConfig(root=str(data_root)), "train")
     assert len(full) == 800 + 10000
+    mixed = load_split(DataConfig(root=str(data_root), lsp_repeats=3), "train")
+    assert len(mixed) == 3 * 800 + 10000 and sum(s.dataset == "lsp" for s in mixed) == 2400
+    assert names([s for s in mixed if s.dataset == "lsp"]) == names(train)  # the same 800, never val or test
+    with pytest.raises(BlazePoseError, match="lsp_repeats"):
+        load_split(DataConfig(root=str(data_root), lsp_repeats=0), "train")
 
 
 def test_detect_dataset_by_layout(data_root, tmp_path):

@@ -134,7 +134,9 @@ def load_split(cfg: DataConfig, split: str) -> list[Sample]:
         return [lsp[i] for i in LSP_TEST]
     if split == "val":
         return [lsp[i] for i in sorted(val)]
-    samples = [lsp[i] for i in LSP_TRAIN if i not in val] if "lsp" in cfg.train_sets else []
+    if cfg.lsp_repeats < 1:
+        raise BlazePoseError(f"data.lsp_repeats: expected an integer >= 1, got {cfg.lsp_repeats}")
+    samples = [lsp[i] for i in LSP_TRAIN if i not in val] * cfg.lsp_repeats if "lsp" in cfg.train_sets else []
     for name in cfg.train_sets:
         if name != "lsp":
             samples += read_dataset(name, cfg.root)[0]
