@@ -1,7 +1,7 @@
 """Accuracy and end-to-end throughput of given weights on the LSP test half (im1001-im2000).
 
     python bench/accuracy.py --weights runs/full/model.keras [--passes 1 2] [--decode regression heatmap]
-                             [--flip off on] [--flip-agreement 0 0.1 inf] [--split val]
+                             [--flip off on] [--flip-agreement 0 0.1 inf] [--margin 1.3 1.5] [--split val]
 
 Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table, the share
 of the misses that are left/right confusions (within 0.2 x torso of the other side's joint), and the
@@ -41,6 +41,13 @@ def main() -> None:
         help="with flip: distance(s) (fraction of the crop side) below which the two estimates are averaged, "
         "else the higher-scoring one is kept; 0 = always keep one, inf = always average (default: the toolkit's)",
     )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        nargs="+",
+        default=[None],
+        help="re-crop side(s) of passes 2+, as a multiple of the keypoints' longer extent (default: the config's)",
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
     parser.add_argument("--zoom-out", type=float, default=1.0, help="canvas F times the image's size (see above)")
@@ -63,7 +70,7 @@ def main() -> None:
         warm = Predictor(weights, passes=1, batch_size=args.batch_size, runner=runner)
         list(warm.predict_files([s.image_path for s in samples[:2]], progress=False))  # trace before timing
         settings = [(f, a) for f in args.flip for a in (args.flip_agreement if f == "on" else [None])]
-        for (flip, agreement), passes in itertools.product(settings, args.passes):
+        for (flip, agreement), passes, margin in itertools.product(settings, args.passes, args.margin):
             agreement = FLIP_AGREEMENT if agreement is None else agreement
             predictor = Predictor(
                 weights,
@@ -72,9 +79,11 @@ def main() -> None:
                 runner=runner,
                 flip=flip == "on",
                 flip_agreement=agreement,
+                margin=margin,
             )
             r = evaluate(predictor, samples, progress=False)
-            rows.append((decode or "config's", flip if flip == "off" else f"on, {agreement:g}", passes, r))
+            flip = flip if flip == "off" else f"on, {agreement:g}"
+            rows.append((decode or "config's", flip, passes, f"{predictor.margin:g}", r))
     parts = list(rows[0][-1]["pck@0.2"]["per_part"])
     print(
         f"{args.weights or 'default model'} on LSP {args.split} ({len(samples)} images), whole image in"
@@ -82,14 +91,15 @@ def main() -> None:
         + ", "
         f"{os.cpu_count()} CPUs"
     )
-    columns = ["decode", "flip", "passes", *parts, "PCK@0.2", "PCKh@0.5", "AUC", "px error", "L/R swaps", "images/s"]
+    columns = ["decode", "flip", "passes", "margin", *parts, "PCK@0.2", "PCKh@0.5", "AUC", "px error", "L/R swaps"]
+    columns.append("images/s")
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
-    for decode, flip, passes, r in rows:
+    for decode, flip, passes, margin, r in rows:
         p = r["pck@0.2"]
         cells = [f"{100 * p['per_part'][k]:.1f}" for k in parts]
         print(
-            f"| {decode} | {flip} | {passes} | "
+            f"| {decode} | {flip} | {passes} | {margin} | "
             + " | ".join(cells)
             + f" | {100 * p['mean']:.1f} | {100 * r['pckh@0.5']['mean']:.1f} "
             f"| {100 * r['auc@0.2']:.1f} | {r['mean_pixel_error']:.1f} "
