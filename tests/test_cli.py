@@ -43,7 +43,14 @@ def test_data_check_flags_inverted_polarity(tmp_path, capsys):
 def test_user_mistakes_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "c.toml"
     bad.write_text("[data]\nbogus = 1\n")
-    for args in (["data", "show", "--config", str(bad)], ["data", "check", str(tmp_path / "nope")]):
+    # TensorFlow 2.21 writes log lines to stderr when it is imported, whatever TF_CPP_MIN_LOG_LEVEL says: a
+    # config mistake must be found before anything imports it.
+    cases = (
+        ["data", "show", "--config", str(bad)],
+        ["train", "--config", str(bad), "--run-dir", str(tmp_path / "run")],
+        ["data", "check", str(tmp_path / "nope")],
+    )
+    for args in cases:
         proc = subprocess.run([sys.executable, "-m", "blazepose.cli", *args], capture_output=True, text=True)
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

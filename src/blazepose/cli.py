@@ -73,9 +73,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
 
 
 def cmd_data_show(args: argparse.Namespace) -> int:
+    cfg = _config(args)  # before the import below, which loads TensorFlow: a config mistake is one clean line
     from blazepose.data.show import show_samples
 
-    cfg = _config(args)
     path = show_samples(
         cfg,
         args.dataset,
@@ -99,18 +99,17 @@ def cmd_data_download(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    run_dir = args.run_dir or f"runs/{Path(args.config).stem if args.config else 'default'}"
+    if args.resume and args.config:
+        raise BlazePoseError("--resume continues with the run's own config.toml: drop --config (--set still applies)")
+    cfg = None if args.resume else _config(args)  # config mistakes are reported before TensorFlow loads
     from blazepose.training.train import train
 
-    run_dir = args.run_dir or f"runs/{Path(args.config).stem if args.config else 'default'}"
     if args.resume:
-        if args.config:
-            raise BlazePoseError(
-                "--resume continues with the run's own config.toml: drop --config (--set still applies)"
-            )
         overrides = list(args.overrides) + ([f"data.root={args.data_root}"] if args.data_root else [])
         summary = train(None, run_dir, resume=True, overrides=tuple(overrides))
     else:
-        summary = train(_config(args), run_dir)
+        summary = train(cfg, run_dir)
     print(f"done: {summary['run_dir']}/model.keras")
     return 0
 
