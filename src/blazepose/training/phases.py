@@ -150,7 +150,7 @@ def make_optimizer(cfg: Config, phase: str, steps_per_epoch: int) -> keras.optim
         weight_decay=cfg.train.weight_decay,
         clipnorm=cfg.train.clipnorm or None,
         use_ema=ema > 0,
-        ema_momentum=ema if ema > 0 else 0.99,
+        ema_momentum=ema,
     )
 
 
