@@ -6,8 +6,10 @@ from blazepose.evaluation.functional import (
     left_right_swaps,
     legacy_seed_metric,
     mean_pixel_error,
+    paired_bootstrap,
     pck,
     pck_curve,
+    pck_per_image,
     torso_size,
 )
 from blazepose.keypoints import LSP
@@ -58,6 +60,21 @@ def test_pck_by_hand():
         np.testing.assert_array_equal(a, b)  # inputs untouched
     d = r.as_dict(LSP)
     assert d["per_joint"]["right_ankle"] == 0.5 and d["mean"] == r.mean
+    correct, scored = pck_per_image(pred, gt, mask, torso_size(gt, mask), 0.2)
+    assert correct.tolist() == [13, 11] and scored.tolist() == [14, 13]
+
+
+def test_paired_bootstrap_by_hand():
+    # a beats b by one joint of 14 on every image: every resample gives exactly 1/14
+    diff, low, high = paired_bootstrap([10, 10, 10, 10], [9, 9, 9, 9], [14, 14, 14, 14])
+    assert diff == pytest.approx(1 / 14) and low == pytest.approx(1 / 14) and high == pytest.approx(1 / 14)
+    assert paired_bootstrap([3, 5], [3, 5], [14, 14]) == (0.0, 0.0, 0.0)
+    # a gets image 1 all right and image 2 all wrong, b the reverse: no difference overall, but a resample of
+    # image 1 twice (probability 1/4) gives +1 and of image 2 twice (1/4) gives -1, so the 95 % interval is -1..+1
+    diff, low, high = paired_bootstrap([14, 0], [0, 14], [14, 14])
+    assert diff == 0.0 and low == -1.0 and high == 1.0
+    with pytest.raises(ValueError):
+        paired_bootstrap([1, 2], [1, 2, 3], [14, 14])
 
 
 def test_pckh_uses_the_head_segment():
@@ -131,3 +148,19 @@ def test_left_right_swaps_by_hand():
     assert r["whole_body_images"] == 1  # image 2 only (image 1: 3 of 12)
     pred[0, 0] = gt[0, 5] + (0.0, 701.0)  # just beyond the threshold of the mirror joint too
     assert left_right_swaps(pred, gt, mask, torso_size(gt, mask), 0.1)["swapped"] == 12
+
+
+def test_compare_gives_an_interval_only_for_the_same_images():
+    from blazepose.evaluation.evaluate import compare
+
+    def report(correct, names):
+        return {
+            "pck@0.2": {"per_part": {"Head": 1.0}, "mean": sum(correct) / 28},
+            "pck@0.2_per_image": {"correct": correct, "scored": [14, 14]},
+            "image_names": names,
+        }
+
+    same = compare(report([14, 0], ["im1.jpg", "im2.jpg"]), report([0, 14], ["im1.jpg", "im2.jpg"]))
+    assert "mean difference +0.0 points, 95 % interval -100.0 to +100.0" in same and "includes 0" in same
+    other = compare(report([14, 0], ["im1.jpg", "im2.jpg"]), report([0, 14], ["im3.jpg", "im4.jpg"]))
+    assert "no 95 % interval" in other

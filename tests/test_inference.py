@@ -167,6 +167,7 @@ def test_evaluate_writes_reports_and_compares(smoke_run, data_root, tmp_path, ca
     )
     out = capsys.readouterr().out
     assert "uses ground truth" in out and "| Mean |" in out and "difference" in out
+    assert "95 % interval" in out and "paired bootstrap over the 6 images" in out  # the same 6 images
     assert "NOT PCK@0.2" in (tmp_path / "a" / "report.md").read_text()
     assert "left/right confusions" in (tmp_path / "a" / "report.md").read_text()
     swaps = report["left_right_swaps@0.2"]

@@ -21,8 +21,10 @@ from blazepose.evaluation.functional import (
     left_right_swaps,
     legacy_seed_metric,
     mean_pixel_error,
+    paired_bootstrap,
     pck,
     pck_curve,
+    pck_per_image,
     torso_size,
 )
 from blazepose.keypoints import LSP
@@ -46,8 +48,11 @@ def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray)
         sel = np.zeros_like(mask)
         sel[:, list(joints)] = mask[:, list(joints)]
         part_curves[part] = pck_curve(pred, gt, sel, torso, THRESHOLDS)[0].tolist()
+    correct, scored = pck_per_image(pred, gt, mask, torso, 0.2)
     return {
         "pck@0.2": p.as_dict(),
+        # per image, for paired comparisons of two reports (`compare`)
+        "pck@0.2_per_image": {"correct": correct.tolist(), "scored": scored.tolist()},
         "pckh@0.5": ph.as_dict(),
         "auc@0.2": auc,
         "curve": {"thresholds": THRESHOLDS.tolist(), "mean": curve.tolist(), "per_part": part_curves},
@@ -90,6 +95,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "flip": predictor.flip,
             "images_per_second": len(samples) / seconds,
             "joint_names": list(LSP.joint_names),
+            "image_names": [Path(s.image_path).name for s in samples],
             "predictions": pred.tolist(),
         }
     )
@@ -190,11 +196,36 @@ def load_report(path: str | Path) -> dict:
 
 
 def compare(a: dict, b: dict, name_a: str = "this", name_b: str = "other") -> str:
-    """Two reports side by side: per part and mean PCK@0.2, with the difference (a - b)."""
+    """Two reports side by side: per part and mean PCK@0.2, with the difference (a - b) and, where both hold
+    per-image results of the same images, a 95 % paired bootstrap interval of the mean difference."""
     pa, pb = a["pck@0.2"], b["pck@0.2"]
     lines = [f"| PCK@0.2 | {name_a} | {name_b} | difference |", "|---|---|---|---|"]
     rows = [(part, pa["per_part"][part], pb["per_part"].get(part, float("nan"))) for part in pa["per_part"]]
     rows.append(("Mean", pa["mean"], pb["mean"]))
     for name, x, y in rows:
         lines.append(f"| {name} | {100 * x:.1f} | {100 * y:.1f} | {100 * (x - y):+.1f} |")
+    interval = compare_interval(a, b)
+    if interval is None:
+        lines.append("\nno 95 % interval: the reports do not hold per-image results of the same images")
+    else:
+        diff, low, high = interval
+        clear = low > 0 or high < 0
+        verdict = "the interval excludes 0" if clear else "the interval includes 0: not a clear difference"
+        lines.append(
+            f"\nmean difference {100 * diff:+.1f} points, 95 % interval {100 * low:+.1f} to {100 * high:+.1f} "
+            f"(paired bootstrap over the {len(a['image_names'])} images, 2000 resamples); {verdict}"
+        )
     return "\n".join(lines)
+
+
+def compare_interval(a: dict, b: dict) -> tuple[float, float, float] | None:
+    """`paired_bootstrap` of two reports' mean PCK@0.2, or None when they do not hold per-image results of the
+    same images in the same order (other splits, --limit, reports from before these were written)."""
+    if "pck@0.2_per_image" not in a or "pck@0.2_per_image" not in b:
+        return None
+    if a.get("image_names") is None or a.get("image_names") != b.get("image_names"):
+        return None
+    ia, ib = a["pck@0.2_per_image"], b["pck@0.2_per_image"]
+    if ia["scored"] != ib["scored"]:
+        return None
+    return paired_bootstrap(ia["correct"], ib["correct"], ia["scored"])

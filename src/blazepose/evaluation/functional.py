@@ -124,6 +124,39 @@ def left_right_swaps(
     }
 
 
+def pck_per_image(
+    pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) joints correct and (N,) joints scored on each image, as `pck` counts them."""
+    valid, threshold = _scored(mask, norm, alpha)
+    correct = (_distances(pred, gt) <= threshold) & valid
+    return correct.sum(axis=1), valid.sum(axis=1)
+
+
+def paired_bootstrap(
+    correct_a: np.ndarray,
+    correct_b: np.ndarray,
+    scored: np.ndarray,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean PCK of a minus that of b on the same images, and its `level` percentile interval over images drawn
+    with replacement (both models scored on the same draw, so what the images share cancels out).
+
+    correct_a, correct_b, scored: (N,) per-image counts (`pck_per_image`). Returns (difference, low, high)."""
+    correct_a, correct_b = np.asarray(correct_a, np.float64), np.asarray(correct_b, np.float64)
+    scored = np.asarray(scored, np.float64)
+    if not (correct_a.shape == correct_b.shape == scored.shape) or scored.ndim != 1 or scored.sum() <= 0:
+        raise ValueError("paired_bootstrap needs per-image counts of the same images, with joints scored")
+    draws = np.random.default_rng(seed).integers(0, len(scored), size=(resamples, len(scored)))
+    total = np.maximum(scored[draws].sum(axis=1), 1.0)
+    diffs = (correct_a[draws].sum(axis=1) - correct_b[draws].sum(axis=1)) / total
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(diffs, [tail, 100 - tail])
+    return float((correct_a.sum() - correct_b.sum()) / scored.sum()), float(low), float(high)
+
+
 def pck_curve(
     pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, thresholds: np.ndarray
 ) -> tuple[np.ndarray, float]:
