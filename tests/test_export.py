@@ -108,7 +108,7 @@ def test_heatmap_tie_allowance_still_catches_a_broken_export(smoke_run, tmp_path
     assert main([*args, "--output", str(out)]) == 2
     assert "joints exceed the limit" in capsys.readouterr().err
     parity = json.loads(out.with_suffix(".json").read_text())["parity"]
-    assert parity["joints_beyond_limit"] > parity["joints_allowed_beyond_limit"] == 4
+    assert parity["joints_beyond_limit"] > parity["joints_allowed_beyond_limit"] == 8
 
 
 def test_missing_converter_package_names_the_install(monkeypatch):
@@ -162,7 +162,7 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
     )
     meta = json.loads(out.with_suffix(".json").read_text())
     parity = meta["parity"]  # an argmax may jump between tied cells of this barely trained model, rarely
-    assert meta["decode"] == "heatmap" and parity["joints_beyond_limit"] <= parity["joints_allowed_beyond_limit"] == 4
+    assert meta["decode"] == "heatmap" and parity["joints_beyond_limit"] <= parity["joints_allowed_beyond_limit"] == 8
     assert parity["mean_px"] < 0.5
     assert 'decode = "heatmap"' in out.with_suffix(".toml").read_text()
     image = str(data_root / "lsp" / "images" / "im1001.jpg")

@@ -26,8 +26,9 @@ QUANTIZE = ("none", "float16", "int8")
 MAX_DIFF_PX = {"none": 0.5, "float16": 2.0, "int8": 24.0}
 # With heatmap decoding a joint is an argmax: where two heatmap cells nearly tie (common in a barely trained
 # model), rounding alone can move it a long way. So up to this fraction of joints may exceed the limit there;
-# a broken export (a wrong layer, channel order or normalization) moves most of them.
-HEATMAP_TIE_FRACTION = 0.01
+# a broken export (a wrong layer, channel order or normalization) moves most of them. 1 % was too tight for the
+# test suite's barely trained model: CI once saw 6 of 448 joints (1.3 %) move in a float32 TFLite export.
+HEATMAP_TIE_FRACTION = 0.02
 
 
 def _require(module: str, package: str):
