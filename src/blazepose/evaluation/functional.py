@@ -47,6 +47,12 @@ def _scored(mask: np.ndarray, norm: np.ndarray, alpha: float) -> tuple[np.ndarra
     return (np.asarray(mask) > 0) & usable[:, None], alpha * np.where(usable, norm, 0.0)[:, None]
 
 
+def _hits(pred, gt, mask, norm, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K) which joints are correct (within alpha x norm; on the boundary counts) and which are scored."""
+    valid, threshold = _scored(mask, norm, alpha)
+    return (_distances(pred, gt) <= threshold) & valid, valid
+
+
 def segment_length(gt: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarray:
     """(N,) distance between joints a and b of the ground truth; NaN where either is masked."""
     gt = np.asarray(gt, np.float64)
@@ -74,8 +80,7 @@ def pck(
     skeleton: Skeleton = LSP,
 ) -> PCKResult:
     """Fraction of joints within alpha x norm (per image) of the ground truth; distance <= threshold counts."""
-    valid, threshold = _scored(mask, norm, alpha)
-    correct = (_distances(pred, gt) <= threshold) & valid
+    correct, valid = _hits(pred, gt, mask, norm, alpha)
     n_valid = valid.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(n_valid > 0, correct.sum(axis=0) / np.maximum(n_valid, 1), np.nan)
@@ -128,8 +133,7 @@ def pck_per_image(
     pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, norm: np.ndarray, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N,) joints correct and (N,) joints scored on each image, as `pck` counts them."""
-    valid, threshold = _scored(mask, norm, alpha)
-    correct = (_distances(pred, gt) <= threshold) & valid
+    correct, valid = _hits(pred, gt, mask, norm, alpha)
     return correct.sum(axis=1), valid.sum(axis=1)
 
 
