@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from blazepose.losses import compute_losses, coordinate_loss, heatmap_loss, offset_loss, visibility_loss
+from blazepose.losses import (
+    choose_sides,
+    compute_losses,
+    coordinate_loss,
+    heatmap_loss,
+    offset_loss,
+    swap_sides,
+    visibility_loss,
+)
 
 
 def test_heatmap_loss_by_hand_and_masking():
@@ -45,3 +53,72 @@ def test_fully_masked_batch_gives_zero_not_nan():
     pred = {"heatmap": np.zeros((1, 4, 4, k)), "offset": np.zeros((1, 4, 4, 2 * k)), "joints": np.zeros((1, k, 3))}
     losses = compute_losses(y, {k_: v.astype(np.float32) for k_, v in pred.items()})
     assert all(float(v) == 0.0 for v in losses.values())
+
+
+def _targets(k: int, flip_index: np.ndarray) -> dict:
+    """Targets whose every joint carries its own index, so a swap shows in the values."""
+    joint = np.arange(k, dtype=np.float32)
+    return {
+        "heatmap": np.broadcast_to(joint, (1, 2, 2, k)).copy(),
+        "offset": np.broadcast_to(np.arange(2 * k, dtype=np.float32), (1, 2, 2, 2 * k)).copy(),
+        "offset_weight": np.broadcast_to(np.arange(2 * k, dtype=np.float32), (1, 2, 2, 2 * k)).copy(),
+        "heatmap_weight": joint[None],
+        "joints": np.stack([joint, -joint], axis=-1)[None],
+        "visibility": joint[None],
+        "mask": joint[None],
+    }
+
+
+def test_swap_sides_exchanges_left_and_right_channels_by_hand():
+    # joints 0, 1 are a left/right pair; joint 2 (the head, say) has no mirror
+    index = np.array([1, 0, 2])
+    out = swap_sides(_targets(3, index), index)
+    assert np.asarray(out["heatmap"])[0, 1, 1].tolist() == [1, 0, 2]
+    assert np.asarray(out["heatmap_weight"])[0].tolist() == [1, 0, 2]
+    assert np.asarray(out["mask"])[0].tolist() == [1, 0, 2]
+    assert np.asarray(out["visibility"])[0].tolist() == [1, 0, 2]
+    # offsets come in (x, y) channel pairs 2k, 2k + 1: the pairs move, their order within stays
+    assert np.asarray(out["offset"])[0, 0, 0].tolist() == [2, 3, 0, 1, 4, 5]
+    assert np.asarray(out["offset_weight"])[0, 1, 0].tolist() == [2, 3, 0, 1, 4, 5]
+    assert np.asarray(out["joints"])[0].tolist() == [[1, -1], [0, 0], [2, -2]]
+
+
+def _peaks(cells: list[tuple[int, int]], size: int = 8) -> np.ndarray:
+    """(size, size, K) maps with a 1 at each joint's (row, column) cell."""
+    out = np.zeros((size, size, len(cells)), np.float32)
+    for k, (r, c) in enumerate(cells):
+        out[r, c, k] = 1.0
+    return out
+
+
+def test_choose_sides_reads_either_side_samples_the_way_the_prediction_fits():
+    index = np.array([1, 0, 2])
+    labelled = [(1, 1), (6, 6), (3, 3)]  # left at (1, 1), right at (6, 6)
+    heat = np.stack([_peaks(labelled)] * 3)
+    y = {
+        "heatmap": heat,
+        "heatmap_weight": np.ones((3, 3), np.float32),
+        "joints": np.zeros((3, 3, 2), np.float32),
+        "mask": np.ones((3, 3), np.float32),
+        # sample 0 may be either way round; sample 1 may too; sample 2 must keep its labels
+        "either_side": np.array([1.0, 1.0, 0.0], np.float32),
+    }
+    y["joints"][:, 0], y["joints"][:, 1] = 0.1, 0.9
+    # The model sees sample 0 as labelled and samples 1 and 2 the other way round (logits: +8 at a peak).
+    logits = np.full((3, 8, 8, 3), -8.0, np.float32)
+    logits += 16.0 * np.stack([_peaks(labelled), _peaks([(6, 6), (1, 1), (3, 3)]), _peaks([(6, 6), (1, 1), (3, 3)])])
+    for heatmap_type in ("focal", "mse"):
+        pred = {"heatmap": logits if heatmap_type == "focal" else (logits > 0).astype(np.float32)}
+        out, exchanged = choose_sides(y, pred, index, heatmap_type)
+        assert np.asarray(exchanged).tolist() == [0.0, 1.0, 0.0]
+        got = np.asarray(out["heatmap"])
+        assert np.array_equal(got[0], heat[0]) and np.array_equal(got[2], heat[2])
+        assert np.array_equal(got[1], heat[1][..., index])
+        assert np.asarray(out["joints"])[:, 0, 0].tolist() == pytest.approx([0.1, 0.9, 0.1])
+        assert np.asarray(out["either_side"]).tolist() == [1.0, 1.0, 0.0]
+    # Without heatmaps (the regression phase), the coordinates decide.
+    joints = np.zeros((3, 3, 3), np.float32)
+    joints[:, 0, :2], joints[:, 1, :2] = 0.9, 0.1  # every sample predicted the other way round
+    out, exchanged = choose_sides(y, {"joints": joints}, index)
+    assert np.asarray(exchanged).tolist() == [1.0, 1.0, 0.0]
+    assert np.asarray(out["joints"])[:, 0, 0].tolist() == pytest.approx([0.9, 0.9, 0.1])

@@ -31,6 +31,7 @@ def _batch(cfg, b=2, k=14):
         "joints": rng.random((b, k, 2)).astype("f4"),
         "visibility": np.ones((b, k), "f4"),
         "mask": np.ones((b, k), "f4"),
+        "either_side": np.ones((b,), "f4"),
     }
     return x, y
 
@@ -59,6 +60,31 @@ def test_frozen_sub_models_stay_bit_identical(phase, trained):
         after = [w.numpy() for w in net.get_layer(name).weights]
         identical = all(np.array_equal(a, b) for a, b in zip(before[name], after, strict=True))
         assert identical == (name not in trained), name
+
+
+def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
+    from blazepose.models.blazepose import build_from_config
+    from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase
+
+    cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"])
+    cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, either_side_sets=("lspet",)))
+    trainer = PoseTrainer(build_from_config(cfg), cfg)
+    x, y = _batch(cfg)
+    for phase in PHASES:
+        compile_for_phase(trainer, phase, 10)
+        logs = trainer.train_on_batch(x, y, return_dict=True)
+        assert np.isfinite(logs["loss"]) and 0.0 <= logs["side_swaps"] <= 1.0, (phase, logs)
+
+
+def test_either_side_sets_must_be_trained_on(tmp_path):
+    from blazepose.training.train import train
+
+    cfg = load_config(SMOKE, ["loss.either_side_sets=lspet"])
+    with pytest.raises(BlazePoseError, match=r"either_side_sets names \['lspet'\].*does not train on"):
+        train(cfg, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()  # nothing written for a config mistake
+    with pytest.raises(BlazePoseError, match="'cocoa' is not one of"):
+        load_config(None, ["loss.either_side_sets=cocoa"])
 
 
 def test_weight_average_is_what_validation_sees_and_the_trained_weights_come_back():
@@ -196,13 +222,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(data_root, tmp_path):
+    # also the either-side loss, whose per-sample choice must hold on each replica's share of the batch
     script = f"""
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from blazepose.config import load_config
 from blazepose.training.train import train
-cfg = load_config({str(SMOKE)!r}, ["data.root={data_root}", "train.strategy=mirrored",
+cfg = load_config({str(SMOKE)!r}, ["data.root={data_root}", "train.strategy=mirrored", "loss.either_side_sets=lsp",
     "train.heatmap_epochs=1", "train.regression_epochs=1", "train.finetune_epochs=0"])
 train(cfg, {str(tmp_path / "run")!r}, verbose=0)
 """
@@ -210,6 +237,7 @@ train(cfg, {str(tmp_path / "run")!r}, verbose=0)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
+    assert "side_swaps" in (tmp_path / "run" / "heatmap" / "log.csv").read_text().splitlines()[0]
 
 
 def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):

@@ -79,6 +79,10 @@ class LossConfig:
     offset: float = 1.0  # L1 in heatmap pixels, within offset_radius of each joint
     coordinate: float = 1.0  # L1 on normalized [0, 1] coordinates, annotated joints only
     visibility: float = 0.1  # binary cross-entropy (MSE for the linear_xyv head)
+    # Training sets whose left/right labels may be the observer's rather than the person's (LSPet has such
+    # images): their samples are scored against the labels or the labels with left and right exchanged,
+    # whichever the current prediction fits better. Empty: every label is taken as given.
+    either_side_sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,10 +125,12 @@ class Config:
 
 # Settings that take one of a few values (each element, for lists). The model tables in models/blazepose.py
 # and the readers in data/datasets.py must agree with these (a test checks).
+_SETS = ("lsp", "lspet", "coco", "custom")
 CHOICES = {
-    "data.train_sets": ("lsp", "lspet", "coco", "custom"),
+    "data.train_sets": _SETS,
     "model.variant": ("full", "lite"),
     "loss.heatmap_type": ("mse", "focal"),
+    "loss.either_side_sets": _SETS,
     "model.decode": ("regression", "heatmap"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),
     "train.strategy": ("auto", "default", "mirrored", "multi_worker"),

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 LOSS_NAMES = ("heatmap", "offset", "coordinate", "visibility")
@@ -14,20 +15,16 @@ def _safe_div(num, den):
     return num / ops.maximum(den, 1.0)
 
 
-def heatmap_loss(true, pred, weight):
-    """Squared error summed over the pixels of each heatmap, averaged over annotated joints.
-
-    true, pred: (B, H, W, K); weight: (B, K).
-    """
-    per_joint = ops.sum(ops.square(pred - true), axis=(1, 2))  # (B, K)
-    return _safe_div(ops.sum(per_joint * weight), ops.sum(weight))
+def heatmap_mse_per_joint(true, pred):
+    """Squared error summed over the pixels of each heatmap. true, pred: (B, H, W, K) -> (B, K)."""
+    return ops.sum(ops.square(pred - true), axis=(1, 2))
 
 
-def heatmap_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4.0):
-    """Penalty-reduced focal loss on heatmap logits (CornerNet / CenterNet), per annotated joint.
+def heatmap_focal_per_joint(true, logits, alpha: float = 2.0, beta: float = 4.0):
+    """Penalty-reduced focal loss on heatmap logits (CornerNet / CenterNet), summed over each heatmap's pixels.
 
     The peak pixel (target 1) is the positive; other pixels are negatives down-weighted by (1 - target)^beta
-    near the joint. Summed over pixels, averaged over annotated joints. true, logits: (B, H, W, K).
+    near the joint. true, logits: (B, H, W, K) -> (B, K).
     """
     logits = ops.cast(logits, "float32")
     p = ops.sigmoid(logits)
@@ -35,8 +32,17 @@ def heatmap_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4
     pos = ops.cast(true >= 1.0 - 1e-4, "float32")
     per_pixel = pos * ops.power(1.0 - p, alpha) * log_p
     per_pixel += (1.0 - pos) * ops.power(1.0 - true, beta) * ops.power(p, alpha) * log_not_p
-    per_joint = -ops.sum(per_pixel, axis=(1, 2))  # (B, K)
-    return _safe_div(ops.sum(per_joint * weight), ops.sum(weight))
+    return -ops.sum(per_pixel, axis=(1, 2))
+
+
+def heatmap_loss(true, pred, weight):
+    """Squared error summed over the pixels of each heatmap, averaged over annotated joints. weight: (B, K)."""
+    return _safe_div(ops.sum(heatmap_mse_per_joint(true, pred) * weight), ops.sum(weight))
+
+
+def heatmap_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4.0):
+    """`heatmap_focal_per_joint`, averaged over annotated joints. weight: (B, K)."""
+    return _safe_div(ops.sum(heatmap_focal_per_joint(true, logits, alpha, beta) * weight), ops.sum(weight))
 
 
 def offset_loss(true, pred, weight):
@@ -98,3 +104,46 @@ def compute_losses(
 
 
 HEATMAP_LOSSES = {"mse": heatmap_loss, "focal": heatmap_focal_loss}
+HEATMAP_PER_JOINT = {"mse": heatmap_mse_per_joint, "focal": heatmap_focal_per_joint}
+
+
+def swap_sides(y_true: dict, flip_index) -> dict:
+    """The targets with the person's left and right joints exchanged (no mirroring of the image)."""
+    index = np.asarray(flip_index)
+    pairs = np.stack([2 * index, 2 * index + 1], axis=-1).reshape(-1)  # offset channels (2k, 2k + 1)
+    by_joint = {"heatmap": index, "heatmap_weight": index, "visibility": index, "mask": index}
+    out = dict(y_true)
+    for key, perm in (*by_joint.items(), ("offset", pairs), ("offset_weight", pairs)):
+        if key in y_true:
+            out[key] = ops.take(y_true[key], perm, axis=-1)
+    if "joints" in y_true:
+        out["joints"] = ops.take(y_true["joints"], index, axis=-2)
+    return out
+
+
+def choose_sides(y_true: dict, y_pred: dict, flip_index, heatmap_type: str = "focal"):
+    """For samples whose left/right labels may be either way round (``y_true["either_side"]`` = 1, e.g.
+    LSPet's observer-centric annotations), the targets as labelled or with left and right exchanged,
+    whichever the current prediction fits better: by the heatmap loss where the model gives heatmaps, else by
+    the coordinate loss. Other samples keep their labels. Returns (targets, (B,) 1 where exchanged)."""
+    swapped = swap_sides(y_true, flip_index)
+    if "heatmap" in y_pred:
+        fn = HEATMAP_PER_JOINT[heatmap_type]
+        pred = ops.cast(y_pred["heatmap"], "float32")
+        w_a, w_b = y_true["heatmap_weight"], swapped["heatmap_weight"]
+        loss_a = _safe_div(ops.sum(fn(y_true["heatmap"], pred) * w_a, axis=-1), ops.sum(w_a, axis=-1))
+        loss_b = _safe_div(ops.sum(fn(swapped["heatmap"], pred) * w_b, axis=-1), ops.sum(w_b, axis=-1))
+    else:
+        xy = ops.cast(split_joints(y_pred)[0], "float32")
+        m_a, m_b = y_true["mask"], swapped["mask"]
+        loss_a = _safe_div(ops.sum(ops.abs(xy - y_true["joints"]) * m_a[..., None], axis=(1, 2)), ops.sum(m_a, -1))
+        loss_b = _safe_div(ops.sum(ops.abs(xy - swapped["joints"]) * m_b[..., None], axis=(1, 2)), ops.sum(m_b, -1))
+    take = ops.logical_and(y_true["either_side"] > 0.5, loss_b < loss_a)
+    out = {}
+    for key, value in y_true.items():
+        if key in swapped and key != "either_side":
+            cond = ops.reshape(take, (-1,) + (1,) * (len(value.shape) - 1))
+            out[key] = ops.where(cond, swapped[key], value)
+        else:
+            out[key] = value
+    return out, ops.cast(take, "float32")

@@ -22,7 +22,7 @@ from blazepose.data.transforms import augment, person_box
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP, Skeleton
 
-TARGET_KEYS = ("heatmap", "offset", "offset_weight", "heatmap_weight", "joints", "visibility", "mask")
+TARGET_KEYS = ("heatmap", "offset", "offset_weight", "heatmap_weight", "joints", "visibility", "mask", "either_side")
 
 
 class SkipCounter:
@@ -70,6 +70,8 @@ def load_example(
         "joints": targets["joints"],
         "visibility": vis.astype(np.float32),
         "mask": mask.astype(np.float32),
+        # 1: the loss may read this sample's left/right labels either way round (loss.either_side_sets)
+        "either_side": np.float32(sample.dataset in cfg.loss.either_side_sets),
     }
 
 
@@ -126,6 +128,7 @@ def make_dataset(
         "joints": (k, 2),
         "visibility": (k,),
         "mask": (k,),
+        "either_side": (),
     }
 
     def _map(index, element_seed):
@@ -165,4 +168,5 @@ def _empty_example(s: int, h: int, k: int) -> dict[str, np.ndarray]:
         "joints": np.zeros((k, 2), np.float32),
         "visibility": np.zeros((k,), np.float32),
         "mask": np.zeros((k,), np.float32),
+        "either_side": np.float32(0.0),
     }

@@ -16,7 +16,8 @@ from keras import ops
 
 from blazepose.config import Config
 from blazepose.errors import BlazePoseError
-from blazepose.losses import LOSS_NAMES, compute_losses
+from blazepose.keypoints import LSP
+from blazepose.losses import LOSS_NAMES, choose_sides, compute_losses
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS
 
@@ -97,6 +98,8 @@ class PoseTrainer(keras.Model):
         self.linear_visibility = HEADS[cfg.model.head].linear_visibility
         self.phase = PHASES["heatmap"]
         self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in LOSS_NAMES}
+        # fraction of the either-side samples (loss.either_side_sets) read with left and right exchanged
+        self.side_swaps = keras.metrics.Mean(name="side_swaps")
 
     def call(self, inputs, training=False):
         if self.phase.name == "heatmap":
@@ -107,6 +110,9 @@ class PoseTrainer(keras.Model):
         return self.net(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self.cfg.loss.either_side_sets:
+            y, exchanged = choose_sides(y, y_pred, LSP.flip_index, self.cfg.loss.heatmap_type)
+            self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
         weights = {
             "heatmap": self.cfg.loss.heatmap,
@@ -125,7 +131,8 @@ class PoseTrainer(keras.Model):
     @property
     def metrics(self):
         tracked = [self._loss_tracker] if getattr(self, "_loss_tracker", None) is not None else []
-        return tracked + [self.trackers[name] for name in self.phase.losses]
+        swaps = [self.side_swaps] if self.cfg.loss.either_side_sets else []
+        return tracked + [self.trackers[name] for name in self.phase.losses] + swaps
 
 
 def set_phase(net: keras.Model, phase: str) -> None:

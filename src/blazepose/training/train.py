@@ -265,6 +265,15 @@ def _verbose() -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
+def _check_sets(cfg: Config) -> None:
+    stray = sorted(set(cfg.loss.either_side_sets) - set(cfg.data.train_sets))
+    if stray:
+        raise BlazePoseError(
+            f"loss.either_side_sets names {stray}, which data.train_sets "
+            f"({list(cfg.data.train_sets)}) does not train on"
+        )
+
+
 def train(
     cfg: Config | None,
     run_dir: str | Path,
@@ -282,10 +291,12 @@ def train(
         if not (run.path / "config.toml").is_file() or not (run.path / "state.json").is_file():
             raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
         cfg = load_config(run.path / "config.toml", overrides)
+        _check_sets(cfg)
         if overrides:
             save_config(cfg, run.path / "config.toml")
         run.load_state()
     else:
+        _check_sets(cfg)
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
         run.path.mkdir(parents=True, exist_ok=True)
