@@ -26,6 +26,7 @@ examples:
   blazepose train --run-dir runs/smoke --resume
   blazepose predict photos/ --weights runs/smoke/model.keras --output preds.json --draw drawn/
   blazepose evaluate --weights runs/smoke/model.keras --split test --output-dir eval/
+  blazepose average runs/a/model.keras runs/b/model.keras --output soup.keras
   blazepose video clip.mp4 --weights runs/smoke/model.keras --output tracked.avi --json tracked.jsonl
 """
 
@@ -233,6 +234,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from blazepose.training.average import average_models
+
+    out = average_models(args.models, args.output)
+    config = out.with_suffix(".toml").name
+    print(f"wrote {out}, the mean of {len(args.models)} models' weights, with {config} beside it")
+    return 0
+
+
 def _add_flip(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--flip",
@@ -426,6 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_decode(ex)
     ex.set_defaults(func=cmd_export)
+
+    av = commands.add_parser(
+        "average",
+        help="average the weights of several trained models of one config (a model soup)",
+        description="Write the mean of the weights of two or more .keras models that 'blazepose train' wrote "
+        "with the same model config, batch-norm statistics included; the first model's config goes beside it. "
+        "Runs fine-tuned from one starting point average into a working model, sometimes better than each of "
+        "them; check it on the validation split (blazepose evaluate --split val --compare ...).",
+    )
+    av.add_argument("models", nargs="+", metavar="MODEL", help=".keras files (e.g. runs/x/model.keras)")
+    av.add_argument("--output", required=True, help=".keras file to write")
+    av.set_defaults(func=cmd_average)
 
     info = commands.add_parser(
         "info",
