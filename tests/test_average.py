@@ -61,7 +61,7 @@ def test_average_mistakes_are_clear(smoke_run, tmp_path, capsys):
         average_models([model, model], tmp_path / "a.npz")
     with pytest.raises(BlazePoseError, match="one of the models averaged"):
         average_models([model, model], model)
-    with pytest.raises(BlazePoseError, match="needs the .keras models"):
+    with pytest.raises(BlazePoseError, match="expected a .keras model"):
         average_models([model, smoke_run / "heatmap" / "best.npz"], tmp_path / "a.keras")
 
     # A Full model cannot be averaged with the smoke run's Lite one; the message names the file.

@@ -5,6 +5,7 @@ from blazepose.losses import (
     choose_sides,
     compute_losses,
     coordinate_loss,
+    distill_loss,
     heatmap_loss,
     offset_loss,
     swap_sides,
@@ -122,3 +123,15 @@ def test_choose_sides_reads_either_side_samples_the_way_the_prediction_fits():
     out, exchanged = choose_sides(y, {"joints": joints}, index)
     assert np.asarray(exchanged).tolist() == [1.0, 1.0, 0.0]
     assert np.asarray(out["joints"])[:, 0, 0].tolist() == pytest.approx([0.9, 0.9, 0.1])
+
+
+def test_distill_loss_by_hand():
+    # Probabilities (focal logits): the student at logit 0 (p = 0.5) against a teacher at p = 0 on a 2x2 map:
+    # 4 x 0.25 = 1 for joint 0; joint 1 agrees (0); averaged over the 2 joints and the batch of 1: 0.5.
+    student = np.zeros((1, 2, 2, 2), np.float32)
+    teacher = np.zeros((1, 2, 2, 2), np.float32)
+    teacher[..., 0] = -100.0
+    assert float(distill_loss(student, teacher, logits=True)) == pytest.approx(0.5)
+    assert float(distill_loss(teacher, teacher, logits=True)) == 0.0
+    # Plain heatmaps (the mse loss): compared as they are. 0.1 apart on 4 pixels: 0.04 per joint.
+    assert float(distill_loss(student + 0.1, student, logits=False)) == pytest.approx(0.04)

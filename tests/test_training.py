@@ -76,6 +76,48 @@ def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
         assert np.isfinite(logs["loss"]) and 0.0 <= logs["side_swaps"] <= 1.0, (phase, logs)
 
 
+def test_distillation_trains_on_the_teacher_heatmaps_and_leaves_the_teacher_untouched(tmp_path):
+    from blazepose.models.blazepose import build_from_config, load_network
+    from blazepose.training.phases import PoseTrainer, compile_for_phase, set_phase
+
+    cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16", "loss.distill=2"])
+    saved = build_from_config(cfg)
+    set_phase(saved, "heatmap")  # saved as training leaves it: the regression head frozen
+    saved.save(tmp_path / "teacher.keras")
+    teacher = load_network(tmp_path / "teacher.keras")
+    before = [w.numpy().copy() for w in teacher.weights]
+    trainer = PoseTrainer(build_from_config(cfg), cfg, teacher)
+    compile_for_phase(trainer, "finetune", 10)
+    ours = {id(v) for v in trainer.net.weights}
+    assert trainer.trainable_variables and all(id(v) in ours for v in trainer.trainable_variables)
+    x, y = _batch(cfg)
+    compile_for_phase(trainer, "heatmap", 10)
+    logs = trainer.train_on_batch(x, y, return_dict=True)
+    # the teacher's term counts with its weight: loss = heatmap + offset + 2 x distill
+    assert logs["distill_loss"] > 0
+    want = logs["heatmap_loss"] + logs["offset_loss"] + 2 * logs["distill_loss"]
+    assert logs["loss"] == pytest.approx(want, rel=1e-5)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, teacher.weights, strict=True))
+    compile_for_phase(trainer, "regression", 10)  # no heatmap loss there, so no teacher either
+    assert "distill_loss" not in trainer.train_on_batch(x, y, return_dict=True)
+    compile_for_phase(trainer, "finetune", 10)
+    assert trainer.train_on_batch(x, y, return_dict=True)["distill_loss"] > 0
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, teacher.weights, strict=True))
+
+
+def test_a_teacher_that_does_not_fit_is_refused_before_anything_is_written(smoke_run, tmp_path):
+    from blazepose.training.train import train
+
+    run = tmp_path / "run"
+    cfg = load_config(SMOKE, [f"loss.distill_from={smoke_run / 'model.keras'}", "data.input_size=64"])
+    with pytest.raises(BlazePoseError, match=r"has input 128, heatmaps 32 .* this run has 64, 32"):
+        train(cfg, run, verbose=0)
+    cfg = load_config(SMOKE, [f"loss.distill_from={tmp_path / 'missing.keras'}"])
+    with pytest.raises(BlazePoseError, match="missing.keras does not exist"):
+        train(cfg, run, verbose=0)
+    assert not run.exists()
+
+
 def test_either_side_sets_must_be_trained_on(tmp_path):
     from blazepose.training.train import train
 
@@ -221,8 +263,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(data_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_mirrored_strategy_on_two_logical_cpus(data_root, tmp_path):
-    # also the either-side loss, whose per-sample choice must hold on each replica's share of the batch
+def test_mirrored_strategy_on_two_logical_cpus(data_root, smoke_run, tmp_path):
+    # also the either-side loss, whose per-sample choice must hold on each replica's share of the batch, and a
+    # teacher (created outside the strategy's scope) read by both replicas
     script = f"""
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -230,14 +273,16 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from blazepose.config import load_config
 from blazepose.training.train import train
 cfg = load_config({str(SMOKE)!r}, ["data.root={data_root}", "train.strategy=mirrored", "loss.either_side_sets=lsp",
-    "train.heatmap_epochs=1", "train.regression_epochs=1", "train.finetune_epochs=0"])
+    "loss.distill_from={smoke_run / "model.keras"}", "train.heatmap_epochs=1", "train.regression_epochs=1",
+    "train.finetune_epochs=0"])
 train(cfg, {str(tmp_path / "run")!r}, verbose=0)
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 replica(s)" in proc.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
-    assert "side_swaps" in (tmp_path / "run" / "heatmap" / "log.csv").read_text().splitlines()[0]
+    header = (tmp_path / "run" / "heatmap" / "log.csv").read_text().splitlines()[0]
+    assert "side_swaps" in header and "distill_loss" in header
 
 
 def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):

@@ -83,6 +83,12 @@ class LossConfig:
     # images): their samples are scored against the labels or the labels with left and right exchanged,
     # whichever the current prediction fits better. Empty: every label is taken as given.
     either_side_sets: tuple[str, ...] = ()
+    # Knowledge distillation: a trained BlazePose .keras model of the same input and heatmap size (e.g. the Full
+    # model for a Lite one) whose heatmaps the heatmap and finetune phases also learn from, with weight
+    # `distill`: squared error between the two models' heatmaps (probabilities for the focal loss), summed over
+    # pixels and averaged over every joint, those a label lacks included. "" = off.
+    distill_from: str = ""
+    distill: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -69,21 +69,10 @@ class KerasRunner:
     `decode` ("regression" or "heatmap") picks its output; None = the config beside the file."""
 
     def __init__(self, path: str | Path, decode: str | None = None):
-        import keras
-
-        import blazepose.models.layers  # noqa: F401  (registers the custom layers)
-        from blazepose.models.blazepose import inference_model_for
+        from blazepose.models.blazepose import inference_model_for, load_network
 
         path = Path(path)
-        if not path.is_file():
-            raise BlazePoseError(f"weights file {path} does not exist")
-        try:
-            net = keras.saving.load_model(path, compile=False)
-        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
-            raise BlazePoseError(f"{path} is not a BlazePose Keras model: {exc}") from None
-        names = {layer.name for layer in net.layers}
-        if not {"backbone", "heatmap_head", "regression_head"} <= names:
-            raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
+        net = load_network(path)
         cfg = config_beside(path)
         self._use(inference_model_for(net, cfg, decode))
 

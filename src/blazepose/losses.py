@@ -103,6 +103,15 @@ def compute_losses(
     return out
 
 
+def distill_loss(student, teacher, logits: bool):
+    """Squared error between two models' heatmaps (B, H, W, K), summed over pixels, averaged over joints.
+
+    `logits`: both are logits (the focal loss's outputs) and are compared as probabilities."""
+    if logits:
+        student, teacher = ops.sigmoid(student), ops.sigmoid(teacher)
+    return ops.mean(ops.sum(ops.square(student - teacher), axis=(1, 2)))
+
+
 HEATMAP_LOSSES = {"mse": heatmap_loss, "focal": heatmap_focal_loss}
 HEATMAP_PER_JOINT = {"mse": heatmap_mse_per_joint, "focal": heatmap_focal_per_joint}
 

@@ -195,6 +195,27 @@ def build_blazepose(
     return keras.Model(image, outputs, name=f"blazepose_{variant}")
 
 
+def load_network(path, what: str = "weights file") -> keras.Model:
+    """A BlazePose network saved by training (.keras), checked: the file exists, Keras reads it, and it has
+    the backbone, heatmap head and regression head. `what` names the file in errors."""
+    from pathlib import Path
+
+    from blazepose.errors import BlazePoseError
+
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".keras":
+        raise BlazePoseError(f"{what} {path}: expected a .keras model that 'blazepose train' wrote")
+    if not path.is_file():
+        raise BlazePoseError(f"{what} {path} does not exist")
+    try:
+        net = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
+        raise BlazePoseError(f"{path} is not a BlazePose Keras model: {exc}") from None
+    if not {"backbone", "heatmap_head", "regression_head"} <= {layer.name for layer in net.layers}:
+        raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
+    return net
+
+
 def build_from_config(cfg) -> keras.Model:
     m = cfg.model
     bias = FOCAL_PRIOR_BIAS if cfg.loss.heatmap_type == "focal" else 0.0

@@ -15,28 +15,11 @@ import numpy as np
 from blazepose.errors import BlazePoseError
 
 
-def _load(path: Path):
-    import keras
-
-    import blazepose.models.layers  # noqa: F401  (registers the custom layers)
-
-    if path.suffix.lower() != ".keras":
-        raise BlazePoseError(f"{path}: averaging needs the .keras models that 'blazepose train' writes")
-    if not path.is_file():
-        raise BlazePoseError(f"weights file {path} does not exist")
-    try:
-        net = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
-        raise BlazePoseError(f"{path} is not a BlazePose Keras model: {exc}") from None
-    if not {"backbone", "heatmap_head", "regression_head"} <= {layer.name for layer in net.layers}:
-        raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
-    return net
-
-
 def average_models(paths: list[str | Path], output: str | Path) -> Path:
     """Write the uniform average of the .keras models at `paths` to `output` (.keras), config beside it."""
     from blazepose.config import save_config
     from blazepose.inference import config_beside
+    from blazepose.models.blazepose import load_network
 
     paths = [Path(p) for p in paths]
     output = Path(output)
@@ -47,13 +30,13 @@ def average_models(paths: list[str | Path], output: str | Path) -> Path:
     if output.resolve() in {p.resolve() for p in paths}:
         raise BlazePoseError(f"--output {output} is one of the models averaged; write the average elsewhere")
     cfg = config_beside(paths[0], required=True)
-    first = _load(paths[0])
+    first = load_network(paths[0], "model")
     # Variable names carry Keras' per-session counters (depthwise_conv2d_40), so the layout is compared by
     # position and shape.
     layout = [tuple(v.shape) for v in first.weights]
     sums = [np.asarray(v.numpy(), np.float64) for v in first.weights]
     for path in paths[1:]:
-        net = _load(path)
+        net = load_network(path, "model")
         other = [tuple(v.shape) for v in net.weights]
         if other != layout:
             if len(other) != len(layout):

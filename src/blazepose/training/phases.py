@@ -17,7 +17,7 @@ from keras import ops
 from blazepose.config import Config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
-from blazepose.losses import LOSS_NAMES, choose_sides, compute_losses
+from blazepose.losses import LOSS_NAMES, choose_sides, compute_losses, distill_loss
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS
 
@@ -85,16 +85,30 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+class _Untracked:
+    """A holder Keras does not look into."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 class PoseTrainer(keras.Model):
     """Wraps the network for ``fit``: the phase picks which sub-models train and which losses count.
 
-    Only the wrapped network is ever saved; the wrapper holds the training logic.
+    Only the wrapped network is ever saved; the wrapper holds the training logic. `teacher` (a frozen
+    BlazePose network, ``loss.distill_from``) adds its heatmaps as a second target wherever the heatmap loss
+    counts.
     """
 
-    def __init__(self, net: keras.Model, cfg: Config):
+    def __init__(self, net: keras.Model, cfg: Config, teacher: keras.Model | None = None):
         super().__init__(name="trainer")
         self.net = net
         self.cfg = cfg
+        # Held outside Keras' tracking, so that none of the teacher's variables can reach the optimizer: with
+        # the teacher as a plain attribute, `teacher.trainable = False` still left 88 variables of a loaded
+        # Full model's regression head in the trainer's trainable_variables (Keras 3.15).
+        self._frozen = _Untracked(teacher)
+        self.distill_tracker = keras.metrics.Mean(name="distill_loss")
         self.linear_visibility = HEADS[cfg.model.head].linear_visibility
         self.phase = PHASES["heatmap"]
         self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in LOSS_NAMES}
@@ -114,6 +128,17 @@ class PoseTrainer(keras.Model):
             y, exchanged = choose_sides(y, y_pred, LSP.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
+        if self._distilling:
+            stages = self.teacher.get_layer("backbone")(x, training=False)
+            target = self.teacher.get_layer("heatmap_head")(
+                {k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=False
+            )["heatmap"]
+            kd = distill_loss(
+                ops.cast(y_pred["heatmap"], "float32"),
+                ops.stop_gradient(ops.cast(target, "float32")),
+                self.cfg.loss.heatmap_type == "focal",
+            )
+            self.distill_tracker.update_state(kd)
         weights = {
             "heatmap": self.cfg.loss.heatmap,
             "offset": self.cfg.loss.offset,
@@ -124,15 +149,26 @@ class PoseTrainer(keras.Model):
         for name in self.phase.losses:
             total = total + weights[name] * parts[name]
             self.trackers[name].update_state(parts[name])
+        if self._distilling:
+            total = total + self.cfg.loss.distill * kd
         # Keras sums the replicas' gradients under tf.distribute: scale by 1 / replicas, as its own losses do.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return total / replicas if replicas > 1 else total
 
     @property
+    def teacher(self) -> keras.Model | None:
+        return self._frozen.model
+
+    @property
+    def _distilling(self) -> bool:
+        return self.teacher is not None and "heatmap" in self.phase.losses
+
+    @property
     def metrics(self):
         tracked = [self._loss_tracker] if getattr(self, "_loss_tracker", None) is not None else []
         swaps = [self.side_swaps] if self.cfg.loss.either_side_sets else []
-        return tracked + [self.trackers[name] for name in self.phase.losses] + swaps
+        distill = [self.distill_tracker] if self._distilling else []
+        return tracked + [self.trackers[name] for name in self.phase.losses] + swaps + distill
 
 
 def set_phase(net: keras.Model, phase: str) -> None:

@@ -261,6 +261,27 @@ def init_weights(net: keras.Model, path: str | Path) -> list[str]:
     return copied
 
 
+def load_teacher(cfg: Config) -> keras.Model | None:
+    """The frozen teacher of `loss.distill_from`, checked against the student's config; None when off."""
+    if not cfg.loss.distill_from:
+        return None
+    from blazepose.inference import config_beside
+    from blazepose.models.blazepose import load_network
+
+    path = Path(cfg.loss.distill_from).expanduser()
+    teacher = load_network(path, "loss.distill_from:")
+    tcfg = config_beside(path, required=True)
+    ours = (cfg.data.input_size, cfg.data.heatmap_size, cfg.loss.heatmap_type)
+    theirs = (tcfg.data.input_size, tcfg.data.heatmap_size, tcfg.loss.heatmap_type)
+    if ours != theirs:
+        raise BlazePoseError(
+            f"loss.distill_from: {path} has input {theirs[0]}, heatmaps {theirs[1]} and a {theirs[2]} heatmap loss; "
+            f"this run has {ours[0]}, {ours[1]} and {ours[2]}: a teacher must match all three"
+        )
+    teacher.trainable = False
+    return teacher
+
+
 def _verbose() -> int:
     return 1 if sys.stdout.isatty() else 2
 
@@ -292,11 +313,13 @@ def train(
             raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
         cfg = load_config(run.path / "config.toml", overrides)
         _check_sets(cfg)
+        teacher = load_teacher(cfg)
         if overrides:
             save_config(cfg, run.path / "config.toml")
         run.load_state()
     else:
         _check_sets(cfg)
+        teacher = load_teacher(cfg)  # before the run directory: a bad teacher leaves nothing behind
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
         run.path.mkdir(parents=True, exist_ok=True)
@@ -328,7 +351,9 @@ def train(
 
     with strategy.scope():
         net = build_from_config(cfg)
-        trainer = PoseTrainer(net, cfg)
+        trainer = PoseTrainer(net, cfg, teacher)
+    if teacher is not None:
+        print(f"distilling the heatmaps of {cfg.loss.distill_from} (weight {cfg.loss.distill})", flush=True)
     if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
         copied = init_weights(net, cfg.train.init_from)
         print(f"starting {', '.join(copied)} from {cfg.train.init_from}", flush=True)
