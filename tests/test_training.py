@@ -115,6 +115,9 @@ def test_a_teacher_that_does_not_fit_is_refused_before_anything_is_written(smoke
     cfg = load_config(SMOKE, [f"loss.distill_from={tmp_path / 'missing.keras'}"])
     with pytest.raises(BlazePoseError, match="missing.keras does not exist"):
         train(cfg, run, verbose=0)
+    cfg = load_config(SMOKE, [f"loss.distill_from={smoke_run / 'model.keras'}", "loss.distill=0"])
+    with pytest.raises(BlazePoseError, match="must be above 0, got 0"):
+        train(cfg, run, verbose=0)
     assert not run.exists()
 
 

@@ -265,6 +265,8 @@ def load_teacher(cfg: Config) -> keras.Model | None:
     """The frozen teacher of `loss.distill_from`, checked against the student's config; None when off."""
     if not cfg.loss.distill_from:
         return None
+    if not cfg.loss.distill > 0:
+        raise BlazePoseError(f"loss.distill: the teacher's weight must be above 0, got {cfg.loss.distill}")
     from blazepose.inference import config_beside
     from blazepose.models.blazepose import load_network
 
