@@ -89,6 +89,9 @@ class LossConfig:
     # pixels and averaged over every joint, those a label lacks included. "" = off.
     distill_from: str = ""
     distill: float = 1.0
+    # The teacher's target is the mean of its heatmaps for the crop and for the mirrored crop (mirrored back,
+    # left and right exchanged): a stronger teacher, at twice its cost.
+    distill_flip: bool = False
 
 
 @dataclass(frozen=True)

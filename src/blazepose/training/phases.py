@@ -129,13 +129,9 @@ class PoseTrainer(keras.Model):
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
         if self._distilling:
-            stages = self.teacher.get_layer("backbone")(x, training=False)
-            target = self.teacher.get_layer("heatmap_head")(
-                {k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=False
-            )["heatmap"]
             kd = distill_loss(
                 ops.cast(y_pred["heatmap"], "float32"),
-                ops.stop_gradient(ops.cast(target, "float32")),
+                ops.stop_gradient(self.teacher_heatmaps(x)),
                 self.cfg.loss.heatmap_type == "focal",
             )
             self.distill_tracker.update_state(kd)
@@ -158,6 +154,21 @@ class PoseTrainer(keras.Model):
     @property
     def teacher(self) -> keras.Model | None:
         return self._frozen.model
+
+    def _teacher_pass(self, x):
+        stages = self.teacher.get_layer("backbone")(x, training=False)
+        hm = self.teacher.get_layer("heatmap_head")({k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=False)
+        return ops.cast(hm["heatmap"], "float32")
+
+    def teacher_heatmaps(self, x):
+        """The teacher's heatmaps (logits for the focal loss) for the batch `x`; with ``loss.distill_flip``, the
+        mean with those of the mirrored batch, mirrored back with left and right exchanged. The heatmap is a
+        whole-number fraction of the input, so mirroring the input mirrors the heatmap cell for cell."""
+        out = self._teacher_pass(x)
+        if self.cfg.loss.distill_flip:
+            mirrored = ops.flip(self._teacher_pass(ops.flip(x, axis=2)), axis=2)
+            out = (out + ops.take(mirrored, LSP.flip_index, axis=3)) / 2
+        return out
 
     @property
     def _distilling(self) -> bool:
