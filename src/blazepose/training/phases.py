@@ -85,6 +85,12 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+def heatmap_branch(net: keras.Model, x, training: bool) -> dict:
+    """The backbone and heatmap head of `net` alone (no regression head): {"heatmap", "offset"}."""
+    stages = net.get_layer("backbone")(x, training=training)
+    return net.get_layer("heatmap_head")({k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=training)
+
+
 class _Untracked:
     """A holder Keras does not look into."""
 
@@ -118,8 +124,7 @@ class PoseTrainer(keras.Model):
     def call(self, inputs, training=False):
         if self.phase.name == "heatmap":
             # The regression head neither trains nor counts in this phase: skip its forward pass.
-            stages = self.net.get_layer("backbone")(inputs, training=training)
-            hm = self.net.get_layer("heatmap_head")({k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=training)
+            hm = heatmap_branch(self.net, inputs, training)
             return {"heatmap": hm["heatmap"], "offset": hm["offset"]}
         return self.net(inputs, training=training)
 
@@ -156,9 +161,7 @@ class PoseTrainer(keras.Model):
         return self._frozen.model
 
     def _teacher_pass(self, x):
-        stages = self.teacher.get_layer("backbone")(x, training=False)
-        hm = self.teacher.get_layer("heatmap_head")({k: stages[k] for k in ("s2", "s3", "s4", "s5")}, training=False)
-        return ops.cast(hm["heatmap"], "float32")
+        return ops.cast(heatmap_branch(self.teacher, x, training=False)["heatmap"], "float32")
 
     def teacher_heatmaps(self, x):
         """The teacher's heatmaps (logits for the focal loss) for the batch `x`; with ``loss.distill_flip``, the

@@ -242,7 +242,9 @@ def init_weights(net: keras.Model, path: str | Path) -> list[str]:
     if not path.is_file():
         raise BlazePoseError(f"train.init_from: {path} does not exist")
     if path.suffix == ".keras":
-        source = keras.saving.load_model(path, compile=False)
+        from blazepose.models.blazepose import load_network
+
+        source = load_network(path, "train.init_from:")
         copied = []
         for name in SUB_MODELS:
             src, dst = source.get_layer(name).weights, net.get_layer(name).weights
