@@ -108,7 +108,33 @@ def test_heatmap_tie_allowance_still_catches_a_broken_export(smoke_run, tmp_path
     assert main([*args, "--output", str(out)]) == 2
     assert "joints exceed the limit" in capsys.readouterr().err
     parity = json.loads(out.with_suffix(".json").read_text())["parity"]
-    assert parity["joints_beyond_limit"] > parity["joints_allowed_beyond_limit"] == 8
+    assert parity["joints_beyond_limit"] - parity["heatmap_ties"] > parity["joints_beyond_limit"] // 2
+
+
+def test_heatmap_ties_are_the_keras_decode_of_near_peak_cells(smoke_run):
+    from blazepose.export import heatmap_ties, parity_images
+    from blazepose.inference import config_beside, load_runner
+    from blazepose.training.phases import heatmap_branch
+
+    runner = load_runner(smoke_run / "model.keras", "heatmap")
+    images = parity_images(config_beside(smoke_run / "model.keras"), 2).astype(np.float32)
+    size = runner.input_size
+    ref = runner(images)[0] * size  # (2, 14, 2) input pixels
+    assert not heatmap_ties(runner.model, images, ref + 30.0, 0.5, 1e-3).any()  # nowhere near a decode
+    assert heatmap_ties(runner.model, images, ref, 0.5, 0.0).all()  # the peak itself
+    # Joint 0 of image 0 moved to its second-best cell: a tie only when the tolerance reaches that cell.
+    out = heatmap_branch(runner.model, images, training=False)
+    heat = np.asarray(out["heatmap"], np.float64)[0, ..., 0]
+    h, w = heat.shape
+    order = np.argsort(heat, axis=None)
+    j, i = divmod(int(order[-2]), w)
+    du, dv = np.asarray(out["offset"], np.float64)[0, j, i, 0:2]
+    got = ref.copy()
+    got[0, 0] = [(i + du + 0.5) / w * size, (j + dv + 0.5) / h * size]
+    assert np.linalg.norm(got[0, 0] - ref[0, 0]) > 0.5  # a different place
+    gap = (heat.max() - heat.flat[order[-2]]) / (heat.max() - heat.min())
+    assert heatmap_ties(runner.model, images, got, 0.5, gap * 1.01)[0, 0]
+    assert not heatmap_ties(runner.model, images, got, 0.5, gap * 0.99)[0, 0]
 
 
 def test_missing_converter_package_names_the_install(monkeypatch):
@@ -162,16 +188,19 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
     )
     meta = json.loads(out.with_suffix(".json").read_text())
     parity = meta["parity"]  # an argmax may jump between tied cells of this barely trained model, rarely
-    assert meta["decode"] == "heatmap" and parity["joints_beyond_limit"] <= parity["joints_allowed_beyond_limit"] == 8
+    assert meta["decode"] == "heatmap" and parity["joints_beyond_limit"] == parity["heatmap_ties"]
     assert parity["mean_px"] < 0.5
     assert 'decode = "heatmap"' in out.with_suffix(".toml").read_text()
     image = str(data_root / "lsp" / "images" / "im1001.jpg")
     results = {}
     for name, extra in (("keras", ["--weights", weights, "--decode", "heatmap"]), ("tflite", ["--weights", str(out)])):
         path = tmp_path / f"{name}.json"
-        assert main(["predict", image, *extra, "--output", str(path), "--quiet"]) == 0
+        # One pass: the same crop for both, whatever a tie did (a second pass crops around the first's joints).
+        assert main(["predict", image, *extra, "--passes", "1", "--output", str(path), "--quiet"]) == 0
         results[name] = np.array(json.loads(path.read_text())["predictions"][0]["keypoints"])
+    # A peak's score does not jump with a tie (rounded to 1e-4 in the file); its place may, for a joint or two.
+    np.testing.assert_allclose(results["tflite"][:, 2], results["keras"][:, 2], atol=2e-4)
     agree = np.linalg.norm(results["tflite"][:, :2] - results["keras"][:, :2], axis=1) < 0.1
-    assert agree.sum() >= 13  # the same tie allowance: at most one joint of 14
+    assert agree.sum() >= 12
     assert main(["predict", image, "--weights", str(out), "--decode", "regression", "--quiet"]) == 2
     assert "was exported with decode 'heatmap'" in capsys.readouterr().err

@@ -230,6 +230,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and .json beside it; "
         f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px, "
         f"{p['joints_beyond_limit']} joint(s) beyond the {p['limit_px']} px limit"
+        + (", all between near-equal heatmap peaks" if p["heatmap_ties"] else "")
     )
     return 0
 
