@@ -187,13 +187,14 @@ def test_weight_average_is_what_validation_sees_and_the_trained_weights_come_bac
         compile_for_phase(PoseTrainer(net, load_config(None, ["train.ema_momentum=1.0"])), "heatmap", 10)
 
 
-def test_stop_gradient_keeps_the_regression_loss_out_of_the_backbone():
+def test_stop_gradient_keeps_the_regression_loss_out_of_the_backbone_unless_switched_off():
     import tensorflow as tf
 
     from blazepose.losses import compute_losses
     from blazepose.models.blazepose import build_from_config
 
-    cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"])
+    cfg_args = ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"]
+    cfg = load_config(None, cfg_args)
     net = build_from_config(cfg)
     x, y = _batch(cfg)
     with tf.GradientTape() as tape:
@@ -201,6 +202,23 @@ def test_stop_gradient_keeps_the_regression_loss_out_of_the_backbone():
         reg = losses["coordinate"] + losses["visibility"]
     grads = tape.gradient(reg, net.get_layer("backbone").trainable_variables)
     assert all(g is None or float(tf.reduce_max(tf.abs(g))) == 0.0 for g in grads)
+    # model.regression_stop_gradient = false: the same loss reaches the backbone and the decoder.
+    net = build_from_config(load_config(None, [*cfg_args, "model.regression_stop_gradient=false"]))
+    with tf.GradientTape(persistent=True) as tape:
+        losses = compute_losses(y, net(x, training=True))
+        reg = losses["coordinate"] + losses["visibility"]
+    for name in ("backbone", "heatmap_head"):
+        grads = tape.gradient(reg, net.get_layer(name).trainable_variables)
+        assert sum(int(g is not None and float(tf.reduce_max(tf.abs(g))) > 0) for g in grads) > len(grads) // 2
+
+
+def test_the_finetune_phase_validates_the_decode_the_model_ships_with():
+    from blazepose.training.train import validation_source
+
+    for decode, source in (("heatmap", "heatmap"), ("regression", "joints")):
+        cfg = load_config(None, [f"model.decode={decode}"])
+        assert validation_source(cfg, "finetune") == source
+        assert (validation_source(cfg, "heatmap"), validation_source(cfg, "regression")) == ("heatmap", "joints")
 
 
 @pytest.fixture

@@ -68,6 +68,9 @@ class ModelConfig:
     # head; the heatmap branch is dropped) or "heatmap" (the heatmap branch's argmax + offset; the regression
     # head is dropped). Training is the same either way.
     decode: str = "regression"
+    # The regression head sees the backbone and decoder through a stop-gradient (the paper), so its loss trains
+    # only itself. false: in the finetune phase the regression loss also trains the backbone and decoder.
+    regression_stop_gradient: bool = True
 
 
 @dataclass(frozen=True)

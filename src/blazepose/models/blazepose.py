@@ -170,6 +170,7 @@ def build_blazepose(
     kernel_size: int = 3,
     batch_norm: bool = True,
     heatmap_bias: float = 0.0,
+    stop_gradient: bool = True,
 ) -> keras.Model:
     """The training model: image -> {'heatmap', 'offset', 'joints'[, 'visibility']}, with named sub-models.
 
@@ -189,8 +190,11 @@ def build_blazepose(
     image = keras.Input((input_size, input_size, 3), name="image")
     stages = backbone(image)
     hm = heatmap_head({name: stages[name] for name in ("s2", "s3", "s4", "s5")})
-    reg_in = {"features": StopGradient(name="stop_features")(hm["features"])}
-    reg_in.update({name: StopGradient(name=f"stop_{name}")(stages[name]) for name in ("s3", "s4", "s5")})
+    # Without the stop-gradient (not the paper's design) the regression loss reaches the backbone and decoder.
+    link = StopGradient if stop_gradient else layers.Identity
+    reg_in = {"features": link(name="stop_features" if stop_gradient else "to_reg_features")(hm["features"])}
+    for name in ("s3", "s4", "s5"):
+        reg_in[name] = link(name=f"stop_{name}" if stop_gradient else f"to_reg_{name}")(stages[name])
     outputs = {"heatmap": hm["heatmap"], "offset": hm["offset"], **regression_head(reg_in)}
     return keras.Model(image, outputs, name=f"blazepose_{variant}")
 
@@ -219,7 +223,9 @@ def load_network(path, what: str = "weights file") -> keras.Model:
 def build_from_config(cfg) -> keras.Model:
     m = cfg.model
     bias = FOCAL_PRIOR_BIAS if cfg.loss.heatmap_type == "focal" else 0.0
-    return build_blazepose(m.variant, cfg.data.input_size, 14, m.head, m.kernel_size, m.batch_norm, bias)
+    return build_blazepose(
+        m.variant, cfg.data.input_size, 14, m.head, m.kernel_size, m.batch_norm, bias, m.regression_stop_gradient
+    )
 
 
 # log(0.1 / 0.9): focal-loss logits start at a 10 % probability everywhere (CenterNet's prior).

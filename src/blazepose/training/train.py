@@ -13,8 +13,8 @@ Run directory::
     model.keras            the final network (best epoch of the last phase), all outputs
 
 Validation PCK@0.2 is measured on the validation split carved from LSP's train half, on person crops, decoded
-from the heatmaps (+ offsets) in the heatmap phase and from the regressed joints afterwards. The test half is
-never touched here.
+from the heatmaps (+ offsets) in the heatmap phase, from the regressed joints in the regression phase, and in
+the finetune phase from what the model decodes (``model.decode``). The test half is never touched here.
 """
 
 from __future__ import annotations
@@ -105,6 +105,14 @@ class ValidationSet:
         else:
             pred = self.codec.denormalize(out["joints"][..., :2])
         return pck(pred, self.joints, self.mask, torso_size(self.joints, self.mask), 0.2).mean
+
+
+def validation_source(cfg: Config, phase: str) -> str:
+    """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
+    regression phase's joints, and in the finetune phase the model's own decode (``model.decode``)."""
+    if phase == "finetune":
+        return "heatmap" if cfg.model.decode == "heatmap" else "joints"
+    return PHASES[phase].metric
 
 
 class Validation(keras.callbacks.Callback):
@@ -385,7 +393,7 @@ def train(
                 )
         guard = NaNGuard()
         callbacks = [
-            Validation(val, PHASES[phase].metric, batch),
+            Validation(val, validation_source(cfg, phase), batch),
             guard,
             Checkpointer(run, phase, guard),
             keras.callbacks.CSVLogger(str(run.phase_dir(phase) / "log.csv"), append=True),
