@@ -131,7 +131,7 @@ def test_flipped_teacher_targets_mirror_with_the_image():
     assert np.abs(back - plain).max() > 1e-3  # 10 x the tolerance above
 
 
-def test_a_teacher_that_does_not_fit_is_refused_before_anything_is_written(smoke_run, tmp_path):
+def test_a_teacher_that_does_not_fit_or_a_missing_start_is_refused_before_anything_is_written(smoke_run, tmp_path):
     from blazepose.training.train import train
 
     run = tmp_path / "run"
@@ -143,6 +143,9 @@ def test_a_teacher_that_does_not_fit_is_refused_before_anything_is_written(smoke
         train(cfg, run, verbose=0)
     cfg = load_config(SMOKE, [f"loss.distill_from={smoke_run / 'model.keras'}", "loss.distill=0"])
     with pytest.raises(BlazePoseError, match="must be above 0, got 0"):
+        train(cfg, run, verbose=0)
+    cfg = load_config(SMOKE, [f"train.init_from={tmp_path / 'gone.keras'}"])  # nor a missing start
+    with pytest.raises(BlazePoseError, match="train.init_from: .*gone.keras does not exist"):
         train(cfg, run, verbose=0)
     assert not run.exists()
 

@@ -332,6 +332,9 @@ def train(
     else:
         _check_sets(cfg)
         teacher = load_teacher(cfg)  # before the run directory: a bad teacher leaves nothing behind
+        init = Path(cfg.train.init_from).expanduser()
+        if cfg.train.init_from and not init.is_file():  # likewise a missing start
+            raise BlazePoseError(f"train.init_from: {init} does not exist")
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
         run.path.mkdir(parents=True, exist_ok=True)
