@@ -27,13 +27,13 @@ class Phase:
     name: str
     trainable: tuple[str, ...]  # sub-models trained in this phase
     losses: tuple[str, ...]  # losses minimised
-    metric: str  # what the validation PCK is decoded from: "heatmap" or "joints"
+    metric: str  # what the validation PCK is decoded from: "heatmap", "joints", or "decode" (model.decode's)
 
 
 PHASES = {
     "heatmap": Phase("heatmap", ("backbone", "heatmap_head"), ("heatmap", "offset"), "heatmap"),
     "regression": Phase("regression", ("regression_head",), ("coordinate", "visibility"), "joints"),
-    "finetune": Phase("finetune", SUB_MODELS, LOSS_NAMES, "joints"),
+    "finetune": Phase("finetune", SUB_MODELS, LOSS_NAMES, "decode"),
 }
 
 

@@ -110,9 +110,10 @@ class ValidationSet:
 def validation_source(cfg: Config, phase: str) -> str:
     """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
     regression phase's joints, and in the finetune phase the model's own decode (``model.decode``)."""
-    if phase == "finetune":
+    metric = PHASES[phase].metric
+    if metric == "decode":
         return "heatmap" if cfg.model.decode == "heatmap" else "joints"
-    return PHASES[phase].metric
+    return metric
 
 
 class Validation(keras.callbacks.Callback):
