@@ -381,6 +381,37 @@ def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_
             assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in pairs), name
 
 
+def test_a_teacher_can_be_exported_weights_a_checkpoint_or_a_packaged_model(smoke_cfg, smoke_run, tmp_path):
+    from blazepose.export import export_model
+    from blazepose.models.blazepose import build_from_config, load_network
+    from blazepose.training.phases import heatmap_branch
+    from blazepose.training.train import config_model_path, init_weights, load_teacher
+
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 128, 128, 3)).astype("float32")
+    want = heatmap_branch(load_network(smoke_run / "model.keras"), x, False)["heatmap"].numpy()
+
+    def teacher(path):
+        return load_teacher(dataclasses.replace(smoke_cfg, loss=dataclasses.replace(smoke_cfg.loss, distill_from=path)))
+
+    export_model(smoke_run / "model.keras", "npz", tmp_path / "hm.npz", decode="heatmap", parity_count=2)
+    got = heatmap_branch(teacher(str(tmp_path / "hm.npz")), x, False)["heatmap"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)  # the same teacher as the .keras model it came from
+    assert not teacher(str(tmp_path / "hm.npz")).trainable
+    # a checkpoint: the heatmap phase's best epoch, not the final model
+    hm = build_from_config(smoke_cfg)
+    init_weights(hm, smoke_run / "heatmap" / "best.npz")
+    got = heatmap_branch(teacher(str(smoke_run / "heatmap" / "best.npz")), x, False)["heatmap"].numpy()
+    np.testing.assert_allclose(got, heatmap_branch(hm, x, False)["heatmap"].numpy(), atol=1e-6)
+    # weights exported for the regression decode keep no heatmap head: nothing to distil
+    export_model(smoke_run / "model.keras", "npz", tmp_path / "rg.npz", decode="regression", parity_count=2)
+    with pytest.raises(BlazePoseError, match=r"rg.npz holds no heatmap head .* \(it has backbone, regression_head\)"):
+        teacher(str(tmp_path / "rg.npz"))
+    # "full" and "lite" name the packaged models, as --weights does; a file of that name would win
+    assert config_model_path("lite").name == "blazepose_lite.npz"
+    lite = build_from_config(load_config(None, ["model.variant=lite"]))
+    assert init_weights(lite, "lite") == ["backbone", "heatmap_head"]
+
+
 def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg, smoke_run, tmp_path):
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.checkpoint import load_checkpoint, matching_sub_models

@@ -86,8 +86,9 @@ class LossConfig:
     # images): their samples are scored against the labels or the labels with left and right exchanged,
     # whichever the current prediction fits better. Empty: every label is taken as given.
     either_side_sets: tuple[str, ...] = ()
-    # Knowledge distillation: a trained BlazePose .keras model of the same input and heatmap size (e.g. the Full
-    # model for a Lite one) whose heatmaps the heatmap and finetune phases also learn from, with weight
+    # Knowledge distillation: a trained BlazePose model of the same input and heatmap size (e.g. the Full model
+    # for a Lite one) whose heatmaps the heatmap and finetune phases also learn from (a .keras model, a .npz
+    # checkpoint, exported .npz weights, or "full" / "lite": the packaged models), with weight
     # `distill`: squared error between the two models' heatmaps (probabilities for the focal loss), summed over
     # pixels and averaged over every joint, those a label lacks included. "" = off.
     distill_from: str = ""
@@ -117,7 +118,8 @@ class TrainConfig:
     steps_per_epoch: int = 0  # 0 = one pass over the training split
     val_samples: int = 0  # 0 = the whole validation split
     # Start from these weights (a .npz checkpoint of a run with the same model config, e.g.
-    # runs/x/heatmap/best.npz, or a .keras model) instead of a fresh initialisation; "" = fresh.
+    # runs/x/heatmap/best.npz, a .keras model, exported .npz weights, or "full" / "lite": the packaged models)
+    # instead of a fresh initialisation; sub-models that do not fit keep theirs. "" = fresh.
     init_from: str = ""
     # "auto": MirroredStrategy over all GPUs when there are several, else the default; "mirrored",
     # "multi_worker" (reads TF_CONFIG) or "default".

@@ -220,14 +220,22 @@ class Run:
         plt.close(fig)
 
 
-def _is_exported(path: Path) -> bool:
+def config_model_path(value: str) -> Path:
+    """A model that a config names (`train.init_from`, `loss.distill_from`): a file, or a packaged model's name
+    ("full" or "lite")."""
+    from blazepose.inference import resolve_weights
+
+    return resolve_weights(value).expanduser()
+
+
+def _is_exported(path: Path, what: str) -> bool:
     from blazepose.inference import is_exported_npz
 
     try:
         with np.load(path) as data:
             return is_exported_npz(data)
     except (OSError, ValueError) as exc:
-        raise BlazePoseError(f"train.init_from: {path} is not a readable .npz file: {exc}") from None
+        raise BlazePoseError(f"{what} {path} is not a readable .npz file: {exc}") from None
 
 
 def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
@@ -240,20 +248,20 @@ def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
     return [name for name in SUB_MODELS if all(id(v) in filled for v in net.get_layer(name).weights)]
 
 
-def init_weights(net: keras.Model, path: str | Path) -> list[str]:
-    """Copy weights from a .keras model, a .npz checkpoint or exported .npz weights into `net`, sub-model by
-    sub-model.
+def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_from:") -> list[str]:
+    """Copy weights from a .keras model, a .npz checkpoint or exported .npz weights (or a packaged model by
+    name) into `net`, sub-model by sub-model; `what` names the source in errors.
 
     Sub-models whose weights match in shape are copied (so a regression head of another type, or a new
     design, can start from a trained backbone and heatmap head); returns their names, fails if none matched.
     """
-    path = Path(path).expanduser()
+    path = config_model_path(str(path))
     if not path.is_file():
-        raise BlazePoseError(f"train.init_from: {path} does not exist")
+        raise BlazePoseError(f"{what} {path} does not exist")
     if path.suffix == ".keras":
         from blazepose.models.blazepose import load_network
 
-        source = load_network(path, "train.init_from:")
+        source = load_network(path, what)
         copied = []
         for name in SUB_MODELS:
             src, dst = source.get_layer(name).weights, net.get_layer(name).weights
@@ -261,14 +269,14 @@ def init_weights(net: keras.Model, path: str | Path) -> list[str]:
                 for a, b in zip(src, dst, strict=True):
                     b.assign(a.numpy())
                 copied.append(name)
-    elif _is_exported(path):
+    elif _is_exported(path, what):
         copied = _init_from_exported(net, path)
     else:
         copied = matching_sub_models(path, net)
         if copied:
             load_checkpoint(path, net, required=tuple(copied))
     if not copied:
-        raise BlazePoseError(f"train.init_from: {path} shares no sub-model with this model config")
+        raise BlazePoseError(f"{what} {path} shares no sub-model with this model config")
     return copied
 
 
@@ -279,10 +287,22 @@ def load_teacher(cfg: Config) -> keras.Model | None:
     if not cfg.loss.distill > 0:
         raise BlazePoseError(f"loss.distill: the teacher's weight must be above 0, got {cfg.loss.distill}")
     from blazepose.inference import config_beside
-    from blazepose.models.blazepose import load_network
+    from blazepose.models.blazepose import build_from_config, load_network
 
-    path = Path(cfg.loss.distill_from).expanduser()
-    teacher = load_network(path, "loss.distill_from:")
+    what = "loss.distill_from:"
+    path = config_model_path(cfg.loss.distill_from)
+    if path.suffix.lower() == ".npz":  # a checkpoint or exported weights (the packaged models): rebuilt
+        if not path.is_file():
+            raise BlazePoseError(f"{what} {path} does not exist")
+        teacher = build_from_config(config_beside(path, required=True))
+        filled = init_weights(teacher, path, what)
+        if not {"backbone", "heatmap_head"} <= set(filled):
+            raise BlazePoseError(
+                f"{what} {path} holds no heatmap head to learn from (it has {', '.join(filled)}); export the "
+                "teacher with --decode heatmap"
+            )
+    else:
+        teacher = load_network(path, what)
     tcfg = config_beside(path, required=True)
     ours = (cfg.data.input_size, cfg.data.heatmap_size, cfg.loss.heatmap_type)
     theirs = (tcfg.data.input_size, tcfg.data.heatmap_size, tcfg.loss.heatmap_type)
@@ -333,8 +353,8 @@ def train(
     else:
         _check_sets(cfg)
         teacher = load_teacher(cfg)  # before the run directory: a bad teacher leaves nothing behind
-        init = Path(cfg.train.init_from).expanduser()
-        if cfg.train.init_from and not init.is_file():  # likewise a missing start
+        init = config_model_path(cfg.train.init_from) if cfg.train.init_from else None
+        if init is not None and not init.is_file():  # likewise a missing start
             raise BlazePoseError(f"train.init_from: {init} does not exist")
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
