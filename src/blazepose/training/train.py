@@ -291,10 +291,11 @@ def load_teacher(cfg: Config) -> keras.Model | None:
 
     what = "loss.distill_from:"
     path = config_model_path(cfg.loss.distill_from)
+    if not path.is_file():
+        raise BlazePoseError(f"{what} {path} does not exist")
+    tcfg = config_beside(path, required=True)
     if path.suffix.lower() == ".npz":  # a checkpoint or exported weights (the packaged models): rebuilt
-        if not path.is_file():
-            raise BlazePoseError(f"{what} {path} does not exist")
-        teacher = build_from_config(config_beside(path, required=True))
+        teacher = build_from_config(tcfg)
         filled = init_weights(teacher, path, what)
         if not {"backbone", "heatmap_head"} <= set(filled):
             raise BlazePoseError(
@@ -303,7 +304,6 @@ def load_teacher(cfg: Config) -> keras.Model | None:
             )
     else:
         teacher = load_network(path, what)
-    tcfg = config_beside(path, required=True)
     ours = (cfg.data.input_size, cfg.data.heatmap_size, cfg.loss.heatmap_type)
     theirs = (tcfg.data.input_size, tcfg.data.heatmap_size, tcfg.loss.heatmap_type)
     if ours != theirs:
