@@ -36,6 +36,16 @@ def _batch(cfg, b=2, k=14):
     return x, y
 
 
+def _compile_eager(trainer, phase):
+    """compile_for_phase, then steps run eagerly: tracing a step costs 12-27 s here, one eager step about 1 s.
+    For the tests of the loss terms and the weight average alone; the traced step runs in the smoke training
+    (every phase), the mirrored run (either-side loss and teacher) and the frozen-weights test."""
+    from blazepose.training.phases import compile_for_phase
+
+    compile_for_phase(trainer, phase, 10)
+    trainer.run_eagerly = True
+
+
 @pytest.mark.parametrize(
     "phase,trained",
     [
@@ -64,21 +74,21 @@ def test_frozen_sub_models_stay_bit_identical(phase, trained):
 
 def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
     from blazepose.models.blazepose import build_from_config
-    from blazepose.training.phases import PHASES, PoseTrainer, compile_for_phase
+    from blazepose.training.phases import PHASES, PoseTrainer
 
     cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16"])
     cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, either_side_sets=("lspet",)))
     trainer = PoseTrainer(build_from_config(cfg), cfg)
     x, y = _batch(cfg)
     for phase in PHASES:
-        compile_for_phase(trainer, phase, 10)
+        _compile_eager(trainer, phase)
         logs = trainer.train_on_batch(x, y, return_dict=True)
         assert np.isfinite(logs["loss"]) and 0.0 <= logs["side_swaps"] <= 1.0, (phase, logs)
 
 
 def test_distillation_trains_on_the_teacher_heatmaps_and_leaves_the_teacher_untouched(tmp_path):
     from blazepose.models.blazepose import build_from_config, load_network
-    from blazepose.training.phases import PoseTrainer, compile_for_phase, set_phase
+    from blazepose.training.phases import PoseTrainer, set_phase
 
     cfg = load_config(None, ["model.variant=lite", "data.input_size=64", "data.heatmap_size=16", "loss.distill=2"])
     saved = build_from_config(cfg)
@@ -87,20 +97,20 @@ def test_distillation_trains_on_the_teacher_heatmaps_and_leaves_the_teacher_unto
     teacher = load_network(tmp_path / "teacher.keras")
     before = [w.numpy().copy() for w in teacher.weights]
     trainer = PoseTrainer(build_from_config(cfg), cfg, teacher)
-    compile_for_phase(trainer, "finetune", 10)
+    _compile_eager(trainer, "finetune")
     ours = {id(v) for v in trainer.net.weights}
     assert trainer.trainable_variables and all(id(v) in ours for v in trainer.trainable_variables)
     x, y = _batch(cfg)
-    compile_for_phase(trainer, "heatmap", 10)
+    _compile_eager(trainer, "heatmap")
     logs = trainer.train_on_batch(x, y, return_dict=True)
     # the teacher's term counts with its weight: loss = heatmap + offset + 2 x distill
     assert logs["distill_loss"] > 0
     want = logs["heatmap_loss"] + logs["offset_loss"] + 2 * logs["distill_loss"]
     assert logs["loss"] == pytest.approx(want, rel=1e-5)
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, teacher.weights, strict=True))
-    compile_for_phase(trainer, "regression", 10)  # no heatmap loss there, so no teacher either
+    _compile_eager(trainer, "regression")  # no heatmap loss there, so no teacher either
     assert "distill_loss" not in trainer.train_on_batch(x, y, return_dict=True)
-    compile_for_phase(trainer, "finetune", 10)
+    _compile_eager(trainer, "finetune")
     assert trainer.train_on_batch(x, y, return_dict=True)["distill_loss"] > 0
     assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, teacher.weights, strict=True))
 
@@ -170,7 +180,7 @@ def test_weight_average_is_what_validation_sees_and_the_trained_weights_come_bac
     )
     net = build_from_config(cfg)
     trainer = PoseTrainer(net, cfg)
-    compile_for_phase(trainer, "heatmap", 10)
+    _compile_eager(trainer, "heatmap")
     trained = net.get_layer("backbone").trainable_weights
     x, y = _batch(cfg)
     trainer.train_on_batch(x, y)
