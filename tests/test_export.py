@@ -123,8 +123,9 @@ def test_heatmap_ties_are_the_keras_decode_of_near_peak_cells(smoke_run):
     assert not heatmap_ties(runner.model, images, ref + 30.0, 0.5, 1e-3).any()  # nowhere near a decode
     assert heatmap_ties(runner.model, images, ref, 0.5, 0.0).all()  # the peak itself
     # Joint 0 of image 0 moved to where the best-ranked cell that decodes elsewhere puts it (a trained offset
-    # field sends the peak's neighbours to the peak's own place, so that need not be the second-best cell,
-    # as this test once assumed): a tie only when the tolerance reaches that cell's heatmap value.
+    # field sends the peak's neighbours to the peak's own place, so that need not be the second-best cell):
+    # a tie only when the tolerance reaches that cell's heatmap value. The places are computed here, apart
+    # from heatmap_ties, as HeatmapDecoder defines them.
     out = heatmap_branch(runner.model, images, training=False)
     heat = np.asarray(out["heatmap"], np.float64)[0, ..., 0]
     h, w = heat.shape
