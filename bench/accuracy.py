@@ -2,11 +2,14 @@
 
     python bench/accuracy.py --weights runs/full/model.keras [--passes 1 2] [--decode regression heatmap]
                              [--flip off on] [--flip-agreement 0 0.1 inf] [--margin 1.3 1.5] [--split val]
+                             [--detector none detector] [--upright on off] [--align-margin 1.1 1.25 1.4]
 
 Whole image in, as a user gives it (no ground truth): prints the PCK@0.2 / PCKh@0.5 / AUC table, the share
-of the misses that are left/right confusions (within 0.2 x torso of the other side's joint), and the
-images/s end to end (image decoding, all passes, post-processing) on this machine, one row per combination
-of the settings given. The test half is for final reports only: choose settings on --split val.
+of the misses that are left/right confusions (within 0.2 x torso of the other side's joint), PCK@0.2 of the
+upside-down and lying people, and the images/s end to end (image decoding, all passes, post-processing) on
+this machine, one row per combination of the settings given. With a detector, the best person of each image
+is scored (the whole image when it finds nobody). The test half is for final reports only: choose settings on
+--split val.
 
 `--zoom-out F` places each image at the centre of a grey canvas F times its size (the person F times
 smaller in the frame; ground truth moved with it, the torso-normalized metric unchanged): LSP images are
@@ -48,15 +51,22 @@ def main() -> None:
         default=[None],
         help="re-crop side(s) of passes 2+, as a multiple of the keypoints' longer extent (default: the config's)",
     )
+    parser.add_argument("--detector", nargs="+", default=["none"], help="none, detector (packaged) or files")
+    parser.add_argument(
+        "--upright", nargs="+", default=["on"], choices=["on", "off"], help="turn detected crops upright"
+    )
+    parser.add_argument("--align-margin", type=float, nargs="+", default=[None], help="detected crop side / diameter")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images (a quick look)")
     parser.add_argument("--zoom-out", type=float, default=1.0, help="canvas F times the image's size (see above)")
     args = parser.parse_args()
 
+    from blazepose.alignment import ALIGN_MARGIN
+    from blazepose.artifacts import load_runner, resolve_weights
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.evaluation.evaluate import evaluate
-    from blazepose.inference import FLIP_AGREEMENT, Predictor, load_runner, resolve_weights
+    from blazepose.inference import FLIP_AGREEMENT, Predictor
 
     samples = load_split(load_config().data, args.split)
     samples = samples[: args.limit] if args.limit else samples
@@ -70,7 +80,14 @@ def main() -> None:
         warm = Predictor(weights, passes=1, batch_size=args.batch_size, runner=runner)
         list(warm.predict_files([s.image_path for s in samples[:2]], progress=False))  # trace before timing
         settings = [(f, a) for f in args.flip for a in (args.flip_agreement if f == "on" else [None])]
-        for (flip, agreement), passes, margin in itertools.product(settings, args.passes, args.margin):
+        detectors = {d: None if d == "none" else load_runner(d, task="detector") for d in args.detector}
+        detected = [
+            (d, u, m) for d in detectors for u in (args.upright if d != "none" else ["-"])
+            for m in (args.align_margin if d != "none" else [None])
+        ]  # fmt: skip
+        for (flip, agreement), passes, margin, (det, upright, align) in itertools.product(
+            settings, args.passes, args.margin, detected
+        ):
             agreement = FLIP_AGREEMENT if agreement is None else agreement
             predictor = Predictor(
                 weights,
@@ -80,10 +97,16 @@ def main() -> None:
                 flip=flip == "on",
                 flip_agreement=agreement,
                 margin=margin,
+                detector_runner=detectors[det],
+                max_people=1,
+                fallback=True,
+                upright=upright != "off",
+                align_margin=ALIGN_MARGIN if align is None else align,
             )
             r = evaluate(predictor, samples, progress=False)
             flip = flip if flip == "off" else f"on, {agreement:g}"
-            rows.append((decode or "config's", flip, passes, f"{predictor.margin:g}", r))
+            where = "whole image" if det == "none" else f"{det}, upright {upright}, {predictor.align_margin:g}"
+            rows.append((decode or "config's", flip, passes, f"{predictor.margin:g}", where, r))
     parts = list(rows[0][-1]["pck@0.2"]["per_part"])
     print(
         f"{args.weights or 'default model'} on LSP {args.split} ({len(samples)} images), whole image in"
@@ -91,19 +114,22 @@ def main() -> None:
         + ", "
         f"{os.cpu_count()} CPUs"
     )
-    columns = ["decode", "flip", "passes", "margin", *parts, "PCK@0.2", "PCKh@0.5", "AUC", "px error", "L/R swaps"]
-    columns.append("images/s")
+    columns = ["decode", "flip", "passes", "margin", "first crop", *parts, "PCK@0.2", "PCKh@0.5", "AUC"]
+    columns += ["px error", "L/R swaps", "upside down", "lying", "fallbacks", "images/s"]
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
-    for decode, flip, passes, margin, r in rows:
+    for decode, flip, passes, margin, where, r in rows:
         p = r["pck@0.2"]
         cells = [f"{100 * p['per_part'][k]:.1f}" for k in parts]
+        groups = [r["pose_groups"][g]["pck@0.2"] for g in ("upside_down", "lying")]
         print(
-            f"| {decode} | {flip} | {passes} | {margin} | "
+            f"| {decode} | {flip} | {passes} | {margin} | {where} | "
             + " | ".join(cells)
             + f" | {100 * p['mean']:.1f} | {100 * r['pckh@0.5']['mean']:.1f} "
             f"| {100 * r['auc@0.2']:.1f} | {r['mean_pixel_error']:.1f} "
-            f"| {100 * r['left_right_swaps@0.2']['of_misses']:.0f} % | {r['images_per_second']:.1f} |"
+            f"| {100 * r['left_right_swaps@0.2']['of_misses']:.0f} % | "
+            + " | ".join("-" if g is None else f"{100 * g:.1f}" for g in groups)
+            + f" | {r['whole_image_fallbacks']} | {r['images_per_second']:.1f} |"
         )
 
 

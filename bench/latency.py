@@ -66,7 +66,8 @@ def main() -> None:
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.export import export_model
-    from blazepose.inference import Predictor, TFLiteRunner
+    from blazepose.artifacts import load_runner
+    from blazepose.inference import Predictor
     from blazepose.models.blazepose import build_from_config, count_params, inference_model
     from blazepose.models.info import forward_flops
 
@@ -129,7 +130,7 @@ def main() -> None:
     samples = load_split(load_config().data, "test")[: args.e2e_images]
     paths = [s.image_path for s in samples]
     for threads in (1, 2):
-        runner = TFLiteRunner(exports[("full", "none")][0], num_threads=threads)
+        runner = load_runner(exports[("full", "none")][0], num_threads=threads)
         predictor = Predictor(runner=runner, passes=2, batch_size=1)
         list(predictor.predict_files(paths[:5], progress=False))  # warm-up
         start = time.perf_counter()

@@ -44,9 +44,10 @@ def test_average_is_the_mean_of_every_variable_and_keeps_the_config(smoke_run, t
     assert main(["average", str(smoke_run / "model.keras"), str(b), "--output", str(tmp_path / "mid.keras")]) == 0
     mid = keras.saving.load_model(tmp_path / "mid.keras", compile=False)
     np.testing.assert_allclose(mid.weights[0].numpy(), base.weights[0].numpy() + 1.0, rtol=1e-6, atol=1e-5)
-    from blazepose.inference import load_runner
+    from blazepose.artifacts import load_runner
 
-    joints, vis = load_runner(tmp_path / "mid.keras")(np.zeros((1, 128, 128, 3), np.float32))
+    runner = load_runner(tmp_path / "mid.keras")
+    joints, vis = runner(np.zeros((1, runner.input_size, runner.input_size, 3), np.float32))
     assert joints.shape == (1, 14, 2) and vis.shape == (1, 14)
 
 
@@ -64,8 +65,8 @@ def test_average_mistakes_are_clear(smoke_run, tmp_path, capsys):
     with pytest.raises(BlazePoseError, match="expected a .keras model"):
         average_models([model, smoke_run / "heatmap" / "best.npz"], tmp_path / "a.keras")
 
-    # A Full model cannot be averaged with the smoke run's Lite one; the message names the file.
-    cfg = load_config(smoke_run / "config.toml", ["model.variant=full"])
+    # A Lite model cannot be averaged with the smoke run's tiny one; the message names the file.
+    cfg = load_config(smoke_run / "config.toml", ["model.variant=lite"])
     (tmp_path / "full").mkdir()
     build_from_config(cfg).save(tmp_path / "full" / "model.keras")
     save_config(cfg, tmp_path / "full" / "config.toml")

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from blazepose.config import Config, config_from_dict, config_to_dict, dumps_config, load_config, save_config
@@ -109,3 +111,27 @@ def test_every_shipped_config_loads():
     assert configs
     for path in configs:
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("data.batch_size=0", "data.batch_size = 0; expected an integer >= 1"),
+        ("data.batch_size=-4", "data.batch_size = -4"),
+        ("data.input_size=100", "a multiple of 32"),
+        ("data.input_size=0", "a multiple of 32"),
+        ("train.steps_per_epoch=-1", "train.steps_per_epoch = -1"),
+        ("train.heatmap_lr=nan", "train.heatmap_lr = nan; expected a finite number > 0"),
+        ("data.input_size=128", "data.heatmap_size = 64; the landmark network's heatmaps are at stride 4"),
+    ],
+)
+def test_values_out_of_range_are_refused_with_what_was_expected(override, words):
+    with pytest.raises(BlazePoseError, match=re.escape(words)):
+        load_config(None, [override])
+
+
+def test_a_bad_value_leaves_no_run_directory(tmp_path, capsys):
+    from blazepose.cli import main
+
+    assert main(["train", "--set", "data.batch_size=0", "--run-dir", str(tmp_path / "run")]) == 2
+    assert "data.batch_size = 0" in capsys.readouterr().err and not (tmp_path / "run").exists()

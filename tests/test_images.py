@@ -70,3 +70,31 @@ def test_list_images(tmp_path):
     assert [p.name for p in list_images([tmp_path])] == ["a.PNG", "b.jpg"]
     with pytest.raises(BlazePoseError):
         list_images([tmp_path / "missing"])
+
+
+def test_huge_and_tiny_images_get_a_clear_message(tmp_path, capsys):
+    """A 20000 x 20000 PNG header (400 megapixels, a few hundred bytes on disk) is refused before decoding;
+    a 1x1 image cannot show a person. Alone each is an error; beside a good image, a skipped warning."""
+    import struct
+    import zlib
+
+    from blazepose.cli import main
+    from blazepose.data.images import load_image
+    from blazepose.errors import BlazePoseError
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    huge = tmp_path / "huge.png"
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    huge.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+    with pytest.raises(BlazePoseError, match="larger than the 89 megapixels"):
+        load_image(huge)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    for path, words in ((huge, "megapixels"), (tiny, "1x1 pixels: too small")):
+        assert main(["predict", str(path), "--detector", "none", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and "Traceback" not in err

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from blazepose.artifacts import packaged_path, resolve_weights
 from blazepose.cli import main
 from blazepose.errors import BlazePoseError
-from blazepose.inference import Predictor, default_weights, resolve_weights
+from blazepose.inference import Predictor
 from blazepose.keypoints import LSP
 from tests.helpers import BrightestPixelRunner, blob
 
@@ -79,23 +80,26 @@ def test_flip_maps_a_mirrored_pixel_back_onto_itself():
 
 
 def test_no_default_model_says_how_to_pass_one(monkeypatch, tmp_path):
-    monkeypatch.setattr("blazepose.inference.WEIGHTS_DIR", tmp_path)
-    with pytest.raises(BlazePoseError, match="no default full model is installed yet.*--weights"):
-        default_weights()
+    monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path)
+    with pytest.raises(BlazePoseError, match="no packaged full model is installed.*weights file"):
+        packaged_path("full")
 
 
 def test_packaged_model_names(monkeypatch, tmp_path):
-    monkeypatch.setattr("blazepose.inference.WEIGHTS_DIR", tmp_path / "pkg")
+    monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path / "pkg")
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "blazepose_lite.npz").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     assert resolve_weights("lite") == tmp_path / "pkg" / "blazepose_lite.npz"
     for name in (None, "full"):  # None is the Full model, not installed here
-        with pytest.raises(BlazePoseError, match="no default full model is installed yet"):
+        with pytest.raises(BlazePoseError, match="no packaged full model is installed"):
             resolve_weights(name)
     (tmp_path / "lite").write_bytes(b"")  # a file of that name in the working folder wins
     assert resolve_weights("lite") == Path("lite")
     assert resolve_weights("runs/x.keras") == Path("runs/x.keras")
+    # a near miss of a packaged name is refused with the names
+    with pytest.raises(BlazePoseError, match="did you mean full.*packaged: full, lite, detector"):
+        resolve_weights("ful")
 
 
 def test_bad_weights_files(tmp_path, capsys):
@@ -103,7 +107,7 @@ def test_bad_weights_files(tmp_path, capsys):
     Image.new("RGB", (20, 20)).save(img)
     fake = tmp_path / "model.keras"
     fake.write_text("not a model")
-    for weights, words in [(fake, "not a BlazePose Keras model"), (tmp_path / "none.keras", "does not exist"),
+    for weights, words in [(fake, "not a Keras model Keras can read"), (tmp_path / "none.keras", "does not exist"),
                            (img, "unsupported weights file")]:  # fmt: skip
         assert main(["predict", str(img), "--weights", str(weights), "--quiet"]) == 2
         assert words in capsys.readouterr().err
@@ -125,8 +129,10 @@ def test_predict_json_layout_and_skipped_files(smoke_run, data_root, tmp_path, c
     assert list(data) == ["joint_names", "predictions"] and data["joint_names"] == list(LSP.joint_names)
     assert [p["image"] for p in data["predictions"]] == [str(folder / "im1001.jpg"), str(folder / "im1002.jpg")]
     for p in data["predictions"]:
-        assert list(p) == ["image", "width", "height", "keypoints"]
-        assert len(p["keypoints"]) == 14 and all(len(k) == 3 for k in p["keypoints"])
+        assert list(p) == ["image", "width", "height", "people"]
+        (person,) = p["people"]  # no detector installed here: the whole-image passes give one person
+        assert list(person) == ["score", "keypoints"]
+        assert len(person["keypoints"]) == 14 and all(len(k) == 3 for k in person["keypoints"])
     w, h = Image.open(folder / "im1001.jpg").size
     assert (data["predictions"][0]["width"], data["predictions"][0]["height"]) == (w, h)
     assert sorted(p.name for p in draw.iterdir()) == ["im1001.png", "im1002.png"]
@@ -172,3 +178,22 @@ def test_evaluate_writes_reports_and_compares(smoke_run, data_root, tmp_path, ca
     assert "left/right confusions" in (tmp_path / "a" / "report.md").read_text()
     swaps = report["left_right_swaps@0.2"]
     assert 0 <= swaps["swapped"] <= report["pck@0.2"]["valid"] and swaps["whole_body_images"] <= 6
+
+
+def test_output_problems_are_found_before_any_work(tmp_path, capsys):
+    img = tmp_path / "a.png"
+    Image.new("RGB", (64, 64)).save(img)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "busy.json.lock").write_text("123")
+    cases = [
+        (["--output", str(tmp_path / "folder")], "is a folder"),
+        (["--output", str(tmp_path / "file" / "p.json")], "is a file, not a folder"),
+        (["--draw", str(tmp_path / "file")], "is a file; expected a folder"),
+        (["--output", str(tmp_path / "busy.json")], "another blazepose run is writing"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+    ]
+    for extra, words in cases:
+        assert main(["predict", str(img), "--weights", "nonexistent.keras", "--quiet", *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, (extra, err)

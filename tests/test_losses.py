@@ -135,3 +135,23 @@ def test_distill_loss_by_hand():
     assert float(distill_loss(teacher, teacher, logits=True)) == 0.0
     # Plain heatmaps (the mse loss): compared as they are. 0.1 apart on 4 pixels: 0.04 per joint.
     assert float(distill_loss(student + 0.1, student, logits=False)) == pytest.approx(0.04)
+
+
+def test_centre_focal_loss_by_hand_and_ignore_weights():
+    from blazepose.losses import centre_focal_loss, masked_l1
+
+    true = np.zeros((1, 2, 2, 1), np.float32)
+    true[0, 0, 0, 0] = 1.0  # one person
+    true[0, 0, 1, 0] = 0.5  # near it: a negative down-weighted by (1 - 0.5)^4
+    logits = np.zeros_like(true)  # p = 0.5 everywhere: each term is 0.25 x log 2
+    weight = np.ones_like(true)
+    weight[0, 1, 1, 0] = 0.0  # an unlabelled person's pixel: left out
+    term = 0.25 * np.log(2.0)
+    want = term * (1.0 + 0.5**4 + 1.0)  # the positive, the near negative, the far negative; divided by 1 peak
+    assert float(centre_focal_loss(true, logits, weight)) == pytest.approx(want, rel=1e-5)
+    # L1 over the weighted cells and the channels: |1 - 0| and |3 - 0| at one cell of weight 1 -> 4 / 2
+    t = np.zeros((1, 2, 2, 2), np.float32)
+    t[0, 0, 0] = (1.0, 3.0)
+    w = np.zeros((1, 2, 2, 1), np.float32)
+    w[0, 0, 0] = 1.0
+    assert float(masked_l1(t, np.zeros_like(t), w)) == pytest.approx(2.0)

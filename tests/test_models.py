@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from blazepose.models.blazepose import DECODES, HEADS, VARIANTS, build_blazepose, count_params, inference_model
+from blazepose.models.detector import DETECTORS
 from blazepose.models.layers import BlazeBlock
 
 
@@ -15,7 +16,7 @@ def test_parameter_counts_match_the_paper_within_10_percent(variant, paper):
 def test_variants_and_heads_are_the_config_choices():
     from blazepose.config import CHOICES
 
-    assert set(CHOICES["model.variant"]) == set(VARIANTS)
+    assert set(CHOICES["model.variant"]) == set(VARIANTS) | set(DETECTORS)
     assert set(CHOICES["model.head"]) == set(HEADS)
     assert set(CHOICES["model.decode"]) == set(DECODES)
 
@@ -29,7 +30,7 @@ def test_variants_and_heads_are_the_config_choices():
     ],
 )
 def test_heads_name_their_outputs(head, shapes):
-    model = build_blazepose("lite", input_size=64, head=head)
+    model = build_blazepose("tiny", input_size=64, head=head)
     out = model(np.zeros((2, 64, 64, 3), np.float32))
     assert set(out) == {"heatmap", "offset", *shapes}
     assert out["heatmap"].shape == (2, 16, 16, 14) and out["offset"].shape == (2, 16, 16, 28)
@@ -61,7 +62,7 @@ def test_blazeblock_shapes_and_projection_shortcut():
 
 
 def test_keras_save_load_round_trip_gives_identical_outputs(tmp_path):
-    model = build_blazepose("lite", input_size=64)
+    model = build_blazepose("tiny", input_size=64)
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     before = model(x, training=False)
     path = tmp_path / "m.keras"
@@ -75,7 +76,7 @@ def test_keras_save_load_round_trip_gives_identical_outputs(tmp_path):
 
 
 def test_inference_model_drops_the_heatmap_branch_and_shares_weights():
-    model = build_blazepose("lite", input_size=64)
+    model = build_blazepose("tiny", input_size=64)
     inf = inference_model(model)
     x = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
     out, full = inf(x, training=False), model(x, training=False)
@@ -89,7 +90,7 @@ def test_inference_model_drops_the_heatmap_branch_and_shares_weights():
 def test_heatmap_inference_model_decodes_the_heatmap_branch_and_drops_regression(tmp_path):
     from blazepose.codec import Codec
 
-    model = build_blazepose("lite", input_size=64)
+    model = build_blazepose("tiny", input_size=64)
     inf = inference_model(model, decode="heatmap")
     x = np.random.default_rng(2).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     out, full = inf(x, training=False), model(x, training=False)
@@ -108,10 +109,19 @@ def test_heatmap_inference_model_decodes_the_heatmap_branch_and_drops_regression
 def test_info_prints_counts_per_sub_model_and_flops(capsys):
     from blazepose.cli import main
 
-    assert main(["info", "--variant", "lite", "--set", "data.input_size=128"]) == 0
+    assert main(["info", "--variant", "lite", "--set", "data.input_size=128", "--set", "data.heatmap_size=32"]) == 0
     out = capsys.readouterr().out
     import re
 
     for name in ("blazepose_lite", "backbone", "heatmap_head", "regression_head"):
         assert re.search(rf"^{name}: \d{{1,3}}(,\d{{3}})* params$", out, re.M), name
     assert re.search(r"forward FLOPs per image \(inference model\): 0\.\d+ G", out)
+    assert "decode heatmap, as it ships" in out  # the packaged models decode heatmaps
+
+
+def test_info_describes_the_detector(capsys):
+    from blazepose.cli import main
+
+    assert main(["info", "--variant", "detector"]) == 0
+    out = capsys.readouterr().out
+    assert "person detector detector, input 224x224" in out and "detection_head:" in out

@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -24,14 +25,19 @@ examples:
   blazepose info --variant lite               parameters and FLOPs
   blazepose train --config configs/smoke.toml --run-dir runs/smoke
   blazepose train --run-dir runs/smoke --resume
-  blazepose predict photos/ --weights runs/smoke/model.keras --output preds.json --draw drawn/
-  blazepose evaluate --weights runs/smoke/model.keras --split test --output-dir eval/
-  blazepose average runs/a/model.keras runs/b/model.keras --output soup.keras
-  blazepose video clip.mp4 --weights runs/smoke/model.keras --output tracked.avi --json tracked.jsonl
+  blazepose predict photo.jpg                 the packaged models: every person, keypoints as JSON
+  blazepose predict photos/ --output preds.json --draw drawn/
+  blazepose evaluate --split val              the packaged Full model on LSP's validation part
+  blazepose evaluate --dataset coco           several people: OKS AP on coco_mini's validation half
+  blazepose video clip.mp4 --output tracked.avi --json tracked.jsonl
 """
 
 
-WEIGHTS_HELP = "model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
+WEIGHTS_HELP = "landmark model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
+DETECTOR_HELP = (
+    "person detector: a file (.keras, .npz, .tflite, .onnx), 'detector' for the packaged one, or 'none' for the "
+    "whole-image passes (one person); default: the packaged detector when installed"
+)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -119,50 +125,134 @@ def cmd_info(args: argparse.Namespace) -> int:
     from blazepose.config import load_config
     from blazepose.models.info import model_info
 
-    overrides = list(args.overrides) + ([f"model.variant={args.variant}"] if args.variant else [])
+    overrides = list(args.overrides)
+    if args.variant:
+        overrides.append(f"model.variant={args.variant}")
+        if args.variant == "detector":
+            overrides += ["task=detector", "data.input_size=224"]
+        else:  # the packaged landmark models decode heatmaps
+            overrides.append("model.decode=heatmap")
     print(model_info(load_config(args.config, overrides)))
     return 0
 
 
-def _predictor(args: argparse.Namespace, batch_size: int):
+def _predictor(args: argparse.Namespace, batch_size: int, **kw):
     """The Predictor that predict, evaluate and video build from their shared options."""
     from blazepose.inference import Predictor
 
-    return Predictor(args.weights, passes=args.passes, batch_size=batch_size, flip=args.flip, decode=args.decode)
+    return Predictor(
+        args.weights,
+        passes=args.passes,
+        batch_size=batch_size,
+        flip=args.flip,
+        decode=args.decode,
+        detector=args.detector,
+        min_score=args.min_score,
+        **kw,
+    )
+
+
+def _check_output_file(path: str | None, what: str) -> None:
+    """Before any work: `path` can be written (not a folder, its folder creatable and writable)."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise BlazePoseError(f"{what} {p} is a folder; expected a file name")
+    parent = p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BlazePoseError(f"{what} {p}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise BlazePoseError(f"{what} {p} cannot be written (no permission)")
+
+
+@contextlib.contextmanager
+def _output_lock(path: str | None):
+    """Hold `path`.lock (created exclusively) while a run writes `path`: a second run aimed at the same file
+    is refused at its start instead of silently replacing the first one's result."""
+    if not path:
+        yield
+        return
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        raise BlazePoseError(
+            f"another blazepose run is writing {path} ({lock} exists; delete it if no run is)"
+        ) from None
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _check_output_dir(path: str | None, what: str) -> None:
+    if not path:
+        return
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise BlazePoseError(f"{what} {p} is a file; expected a folder")
+    _check_output_file(str(p / "x"), what)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import json
-
+    """Checks first (batch size, output paths, images), then the run, holding a lock on --output."""
     from blazepose.data.images import list_images
-    from blazepose.inference import predictions_json
-    from blazepose.keypoints import LSP
 
+    if args.batch_size < 1:
+        raise BlazePoseError(f"--batch-size must be at least 1, got {args.batch_size}")
+    _check_output_file(args.output, "--output")
+    _check_output_dir(args.draw, "--draw")
     paths = list_images(args.paths)
     if not paths:
         raise BlazePoseError(f"no images found in {', '.join(args.paths)}")
-    predictor = _predictor(args, args.batch_size)
-    done, failed = [], []
+    with _output_lock(args.output):
+        return _predict(args, paths)
+
+
+def _predict(args: argparse.Namespace, paths: list) -> int:
+    import json
+
+    from blazepose.inference import coco_results, predictions_json
+
+    predictor = _predictor(args, args.batch_size, max_people=args.max_people)
+    done, failed, nobody = [], [], []
     for path, result in predictor.predict_files(paths, progress=not args.quiet):
         if isinstance(result, str):
+            if len(paths) == 1:
+                raise BlazePoseError(result)
             print(f"warning: skipping {result}", file=sys.stderr)
             failed.append(path)
             continue
         done.append((path, result))
+        if not result.people:
+            nobody.append(path)
         if args.draw:
             from blazepose.data.images import load_image
-            from blazepose.visualize import draw_skeleton, save_png
+            from blazepose.visualize import draw_people, save_png
 
             image, _ = load_image(path)
-            drawn = draw_skeleton(image, result.keypoints, result.visibility >= 0, LSP)
-            save_png(drawn, Path(args.draw) / f"{Path(path).stem}.png")
-    payload = predictions_json(done)
+            save_png(
+                draw_people(image, result.people, predictor.skeleton, args.joint_threshold),
+                Path(args.draw) / f"{Path(path).stem}.png",
+            )
+    payload = coco_results(done, predictor.skeleton) if args.format == "coco" else predictions_json(done)
+    text = json.dumps(payload, indent=1)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(payload, indent=1))
+        from blazepose.training.checkpoint import atomic_write
+
+        atomic_write(args.output, lambda f: f.write(text.encode()))
     else:
-        print(json.dumps(payload, indent=1))
-    msg = f"predicted {len(done)} image(s)"
+        print(text)
+    people = sum(len(p.people) for _, p in done)
+    msg = f"predicted {len(done)} image(s), {people} person(s)"
+    if nobody:
+        msg += f"; no person found in {len(nobody)}" + (f" ({nobody[0]})" if len(nobody) == 1 else "")
     if failed:
         msg += f"; skipped {len(failed)} unreadable file(s)"
     print(msg, file=sys.stderr)
@@ -175,13 +265,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
 
     other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
+    _check_output_dir(args.output_dir, "--output-dir")
     cfg = load_config(None, [f"data.root={args.data_root}"] if args.data_root else [])
     if args.dataset != "lsp":
-        raise BlazePoseError(f"--dataset {args.dataset}: only lsp has the standard split (lsp)")
+        return _evaluate_coco(args, cfg)
+    if args.split == "all":
+        raise BlazePoseError("--split all is for COCO folders; LSP has train / val / test (im1001-im2000)")
     samples = load_split(cfg.data, args.split)
     if args.limit:
         samples = samples[: args.limit]
-    predictor = _predictor(args, args.batch_size)
+    # One person per LSP image: the best detection, or the whole image when the detector finds nobody.
+    predictor = _predictor(args, args.batch_size, max_people=1, fallback=True)
     report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
     report["split"] = f"{args.dataset} {args.split}"
@@ -194,6 +288,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
+    """`evaluate --dataset coco` (the data root's coco_mini) or a COCO-format folder: OKS AP and friends."""
+    import json
+
+    from blazepose.data.datasets import dataset_folder
+    from blazepose.evaluation.coco_eval import evaluate_coco, format_coco
+
+    folder = dataset_folder("coco", cfg.data.root) if args.dataset == "coco" else Path(args.dataset)
+    jsons = sorted((folder / "annotations").glob("person_keypoints_*.json")) if folder.is_dir() else []
+    if not jsons:
+        raise BlazePoseError(
+            f"--dataset {args.dataset}: expected lsp, coco, or a COCO folder with annotations/person_keypoints_*.json"
+        )
+    images = next((d for d in (folder / jsons[0].stem.split("_")[-1], folder / "images") if d.is_dir()), folder)
+    part = {"test": "all", "val": "val", "all": "all"}[args.split]
+    predictor = _predictor(args, args.batch_size, max_people=args.max_people)
+    report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet)
+    report["weights"] = str(args.weights or "default")
+    report["detector"] = str(args.detector or "default")
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    print(format_coco(report, f"{report['weights']} on {folder.name} ({part})"))
+    print(f"\nwrote {out}/report.json")
+    return 0
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from blazepose.tracking import PoseTracker
     from blazepose.video import open_source, run_video
@@ -203,18 +324,22 @@ def cmd_video(args: argparse.Namespace) -> int:
     if not (args.output or args.json or args.show):
         raise BlazePoseError("nothing to do: pass --output VIDEO, --json FILE and/or --show")
     open_source(args.source if args.source is not None else args.camera).release()  # fail before loading a model
-    predictor = _predictor(args, batch_size=1)
+    _check_output_file(args.output, "--output")
+    _check_output_file(args.json, "--json")
+    predictor = _predictor(args, batch_size=1, max_people=1)
     tracker = PoseTracker(predictor, smooth=not args.no_smooth)
     source = args.source if args.source is not None else args.camera
-    frames = run_video(tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet)
+    frames = run_video(
+        tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet, args.joint_threshold
+    )
     written = ", ".join(str(p) for p in (args.output, args.json) if p)
     print(f"tracked {frames} frame(s)" + (f"; wrote {written}" if written else ""), file=sys.stderr)
     return 0 if frames else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from blazepose.export import export_model
-    from blazepose.inference import resolve_weights
+    from blazepose.artifacts import resolve_weights
+    from blazepose.export import export_model, meta_path
 
     weights = resolve_weights(args.weights)
     meta = export_model(
@@ -226,6 +351,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         decode=args.decode,
     )
     p = meta["parity"]
+    if "max_diff" in p:  # the detector
+        print(
+            f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and "
+            f"{meta_path(args.output).name} beside it; parity with Keras on {p['images']} validation scenes: "
+            + ", ".join(f"{k} {v:.2g}" for k, v in p["max_diff"].items())
+            + f" (limit {p['limit']})"
+        )
+        return 0
     print(
         f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB), with .toml and .json beside it; "
         f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px, "
@@ -252,6 +385,32 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
         "higher-scoring one (twice the compute; with the packaged models +0.6 points on the LSP test half for Full, "
         "+1.4 for Lite)",
     )
+
+
+def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshold: bool = True) -> None:
+    from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_SCORE
+
+    parser.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
+    parser.add_argument(
+        "--min-score",
+        type=float,
+        default=MIN_SCORE,
+        help=f"drop people the detector scores below this (0..1; default {MIN_SCORE}, chosen on validation)",
+    )
+    if people:
+        parser.add_argument(
+            "--max-people",
+            type=int,
+            default=MAX_PEOPLE,
+            help=f"at most this many people per image (default {MAX_PEOPLE})",
+        )
+    if threshold:
+        parser.add_argument(
+            "--joint-threshold",
+            type=float,
+            default=JOINT_THRESHOLD,
+            help=f"drawings leave out joints scoring below this (default {JOINT_THRESHOLD})",
+        )
 
 
 def _add_decode(parser: argparse.ArgumentParser) -> None:
@@ -320,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Download LSP or LSPet, check the archive's sha256 (when known) and the sha256 of its "
         "joints.mat, and unpack it into DEST/<name>.",
     )
-    dl.add_argument("name", choices=["lsp", "lspet"])
+    dl.add_argument("name", choices=["lsp", "lspet"], help="which dataset")
     dl.add_argument("--dest", required=True, help="folder to unpack into (becomes a data root)")
     dl.add_argument("--url", help="another address for the archive (a mirror, or file:///path.zip)")
     dl.add_argument("--sha256", help="expected sha256 of the archive")
@@ -344,19 +503,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = commands.add_parser(
         "predict",
-        help="keypoints for images or folders of images (whole image in, two passes)",
-        description="Predict the 14 LSP joints of the person in each image. Pass 1 sees the whole image "
-        "letterboxed; pass 2 re-crops around pass 1's keypoints. No ground truth is used. Keypoints are in "
-        "original image pixels.",
+        help="the people in images or folders of images: score, box, alignment and keypoints",
+        description="Find every person (the detector: score, box, and the alignment: centre at mid-hips, "
+        "radius, rotation), then predict the 14 LSP joints of each on the crop turned upright by it; pass 2 "
+        "re-crops around pass 1's keypoints. An image without a person gets an empty list of people. "
+        "Keypoints are in original image pixels, each with a score. A single unreadable image is an error; in "
+        "a batch it is skipped with a warning.",
     )
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     pr.add_argument("--weights", help=WEIGHTS_HELP)
     pr.add_argument("--output", metavar="JSON", help="write predictions here (default: print them)")
     pr.add_argument("--draw", metavar="DIR", help="also write each image with its skeleton drawn")
-    pr.add_argument("--passes", type=int, default=2, help="1 = whole image only; 2+ = re-crop (default 2)")
+    pr.add_argument(
+        "--format",
+        choices=["json", "coco"],
+        default="json",
+        help="json: this toolkit's layout (README, Output); coco: COCO keypoint results for pycocotools",
+    )
+    pr.add_argument("--passes", type=int, default=2, help="1 = the detector's crop only; 2+ = re-crop (default 2)")
+    _add_detector(pr)
     _add_flip(pr)
     _add_decode(pr)
-    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--batch-size", type=int, default=16, help="images per network call (default 16)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
 
@@ -368,8 +536,19 @@ def build_parser() -> argparse.ArgumentParser:
         "under its own name. Writes report.json, report.md and pck_curve.png.",
     )
     ev.add_argument("--weights", help=WEIGHTS_HELP)
-    ev.add_argument("--dataset", default="lsp", help="dataset with a standard split (lsp)")
-    ev.add_argument("--split", default="test", choices=["test", "val"], help="test = im1001-im2000 (default)")
+    ev.add_argument(
+        "--dataset",
+        default="lsp",
+        help="lsp (PCK@0.2, one person per image), coco (the data root's coco_mini: OKS AP, several people), or "
+        "a COCO-format folder (annotations/person_keypoints_*.json beside its images)",
+    )
+    ev.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "val", "all"],
+        help="LSP: test = im1001-im2000 (default), val = the validation part of the train half; COCO: val = "
+        "the validation half (images at odd places in id order), test / all = every image",
+    )
     ev.add_argument(
         "--crop",
         default="none",
@@ -377,12 +556,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="none: whole image (the headline); gt: crop from ground truth (diagnostic, labelled)",
     )
     ev.add_argument("--passes", type=int, default=2, help="inference passes (default 2)")
+    _add_detector(ev, threshold=False)
     _add_flip(ev)
     _add_decode(ev)
     ev.add_argument("--output-dir", default="eval", help="folder for report.json/.md and pck_curve.png")
     ev.add_argument("--compare", metavar="REPORT_JSON", help="print this run beside another report.json")
     ev.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (quick looks)")
-    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--batch-size", type=int, default=16, help="images per network call (default 16)")
     ev.add_argument("--data-root", metavar="DIR", help="folder holding lsp/")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
@@ -390,18 +570,19 @@ def build_parser() -> argparse.ArgumentParser:
     vd = commands.add_parser(
         "video",
         help="track one person through a video file or a webcam, with smoothing",
-        description="The first frame (and any frame after the track is lost) runs the whole-image passes; later "
-        "frames crop around the previous frame's keypoints and run one pass. Keypoints are smoothed with a "
-        "One Euro filter. Writes a drawn video and/or one JSON line per frame.",
+        description="The first frame (and any frame after the track is lost: mean joint score below 0.2) runs the "
+        "detector; later frames crop around the previous frame's keypoints, upright, and run one pass. Keypoints "
+        "are smoothed with a One Euro filter. Writes a drawn video and/or one JSON line per frame.",
     )
     vd.add_argument("source", nargs="?", help="video file")
     vd.add_argument("--camera", type=int, help="webcam index instead of a file (e.g. 0)")
     vd.add_argument("--weights", help=WEIGHTS_HELP)
     vd.add_argument("--output", help="write the video with skeletons drawn (.avi or .mp4)")
-    vd.add_argument("--json", help="write one JSON line per frame: frame, time, 14 [x, y, visibility]")
+    vd.add_argument("--json", help="write one JSON line per frame: frame, time, people (as predict's)")
     vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
     vd.add_argument("--no-smooth", action="store_true", help="raw keypoints, no One Euro smoothing")
     vd.add_argument("--passes", type=int, default=2, help="passes when (re)starting a track (default 2)")
+    _add_detector(vd, people=False)
     _add_flip(vd)
     _add_decode(vd)
     vd.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
@@ -417,7 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(.toml, .json).",
     )
     ex.add_argument(
-        "--weights", help="model file (.keras from training), or full / lite for a packaged model; default: full"
+        "--weights",
+        help="model file (.keras from training, or .npz), or full / lite / detector for a packaged model; "
+        "default: full",
     )
     ex.add_argument(
         "--format",
@@ -455,9 +638,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="parameter counts (whole model and each sub-model) and forward FLOPs per image",
         description="Build the network from the config and print its parameter counts and FLOPs.",
     )
-    info.add_argument("--variant", choices=["full", "lite"], help="model size (default: the config's)")
+    info.add_argument(
+        "--variant",
+        choices=["full", "lite", "detector"],
+        help="a packaged model's network, as it ships (default: the config's)",
+    )
     info.add_argument("--config", metavar="FILE", help="TOML config file")
-    info.add_argument("--set", metavar="SECTION.KEY=VALUE", action="append", default=[], dest="overrides")
+    info.add_argument(
+        "--set",
+        metavar="SECTION.KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override one setting, e.g. --set model.head=linear_xyv (repeatable)",
+    )
     info.set_defaults(func=cmd_info)
     return parser
 

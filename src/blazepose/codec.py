@@ -9,10 +9,13 @@ so decoding the argmax pixel plus its offset returns the joint exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+
+from blazepose.alignment import Alignment
 
 
 @dataclass(frozen=True)
@@ -149,3 +152,122 @@ class HeatmapDecoder(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "logits": self.logits}
+
+
+# --- the person detector's centre maps ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Detection:
+    """One detected person, in the pixels of the image the detector saw (or, after ``mapped``, another)."""
+
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    alignment: Alignment
+
+    def mapped(self, m: np.ndarray) -> Detection:
+        """Through a 2x3 affine made of a uniform scale and a shift (e.g. a letterbox undone)."""
+        scale = float(m[0, 0])
+        x0, y0 = m[:, :2] @ self.box[:2] + m[:, 2]
+        x1, y1 = m[:, :2] @ self.box[2:] + m[:, 2]
+        cx, cy = m[:, :2] @ (self.alignment.cx, self.alignment.cy) + m[:, 2]
+        a = Alignment(float(cx), float(cy), self.alignment.radius * scale, self.alignment.rotation)
+        return Detection(self.score, (float(x0), float(y0), float(x1), float(y1)), a)
+
+
+DETECTION_OUTPUTS = {"centre": 1, "offset": 2, "size": 1, "rotation": 2, "box": 4}
+
+
+@dataclass(frozen=True)
+class DetectionCodec:
+    """People (alignment + box, in input pixels) <-> the detector's maps on a grid of `input_size / stride`.
+
+    At the grid cell of each person's centre (mid-hips; clipped into the grid for a centre just beyond the
+    border, e.g. a person cut off at the waist) the ``centre`` map peaks at 1 (a Gaussian of sigma =
+    radius / 6 cells, at least `min_sigma`). The 3x3 cells around it carry the geometry: ``offset`` (grid
+    units, from the cell to the true centre, which may lie outside the grid), ``size`` (log of radius /
+    input_size), ``rotation`` (sin, cos) and ``box`` (the box edges' distances from the centre: left, top,
+    right, bottom, in radii: the person's shape, whatever its size). Grid cell i covers input pixels around
+    (i + 0.5) x stride - 0.5.
+    """
+
+    input_size: int = 224
+    stride: int = 8
+    min_sigma: float = 0.8
+
+    @property
+    def grid(self) -> int:
+        return self.input_size // self.stride
+
+    def to_grid(self, xy) -> np.ndarray:
+        return (np.asarray(xy, np.float64) + 0.5) / self.stride - 0.5
+
+    def from_grid(self, uv) -> np.ndarray:
+        return (np.asarray(uv, np.float64) + 0.5) * self.stride - 0.5
+
+    def encode(self, people: list[tuple[Alignment, tuple, bool]], ignore: list[tuple] = ()) -> dict[str, np.ndarray]:
+        """`people`: (alignment, box (x0, y0, x1, y1), rotation known); `ignore`: boxes where unlabelled people
+        may be (no penalty for a score there). Returns the target maps and their weights."""
+        g, s = self.grid, float(self.input_size)
+        centre = np.zeros((g, g, 1), np.float32)
+        weight = np.ones((g, g, 1), np.float32)
+        maps = {name: np.zeros((g, g, n), np.float32) for name, n in DETECTION_OUTPUTS.items() if name != "centre"}
+        reg_weight = np.zeros((g, g, 1), np.float32)
+        rot_weight = np.zeros((g, g, 1), np.float32)
+        grid = np.arange(g, dtype=np.float64)
+        for x0, y0, x1, y1 in ignore:
+            (u0, v0), (u1, v1) = np.floor(self.to_grid((x0, y0))), np.ceil(self.to_grid((x1, y1)))
+            weight[max(int(v0), 0) : max(int(v1) + 1, 0), max(int(u0), 0) : max(int(u1) + 1, 0)] = 0.0
+        # Larger people first, so that a small person's cells, written later, win where two overlap.
+        for a, box, rotation_known in sorted(people, key=lambda p: -p[0].radius):
+            uv = self.to_grid((a.cx, a.cy))
+            cell = np.clip(np.floor(uv + 0.5), 0, g - 1).astype(int)
+            sigma = max(a.radius / self.stride / 6.0, self.min_sigma)
+            gauss = np.exp(-((grid[None, :] - cell[0]) ** 2 + (grid[:, None] - cell[1]) ** 2) / (2 * sigma**2))
+            centre[..., 0] = np.maximum(centre[..., 0], gauss)
+            weight[cell[1], cell[0]] = 1.0
+            r = math.radians(a.rotation)
+            edges = np.array([a.cx - box[0], a.cy - box[1], box[2] - a.cx, box[3] - a.cy]) / a.radius
+            for j in range(max(cell[1] - 1, 0), min(cell[1] + 2, g)):
+                for i in range(max(cell[0] - 1, 0), min(cell[0] + 2, g)):
+                    maps["offset"][j, i] = (uv[0] - i, uv[1] - j)
+                    maps["size"][j, i] = math.log(a.radius / s)
+                    maps["rotation"][j, i] = (math.sin(r), math.cos(r))
+                    maps["box"][j, i] = edges
+                    reg_weight[j, i] = 1.0
+                    rot_weight[j, i] = float(rotation_known)
+        centre[..., 0][centre[..., 0] > 1.0 - 1e-6] = 1.0
+        return {"centre": centre, "centre_weight": weight, **maps, "reg_weight": reg_weight, "rot_weight": rot_weight}
+
+    def decode(
+        self,
+        out: dict[str, np.ndarray],
+        min_score: float = 0.5,
+        iou: float = 0.5,
+        max_people: int = 10,
+        candidates: int = 100,
+    ) -> list[Detection]:
+        """One image's maps (no batch axis; ``centre`` as logits) -> detections, best first, in input pixels.
+
+        Candidates are the local maxima (3x3) of the centre score above `min_score`; overlapping boxes are
+        suppressed by OpenCV's non-maximum suppression at `iou`."""
+        import cv2
+
+        score = 1.0 / (1.0 + np.exp(-np.asarray(out["centre"], np.float32)[..., 0]))
+        peaks = (score >= cv2.dilate(score, np.ones((3, 3), np.uint8))) & (score >= min_score)
+        js, is_ = np.nonzero(peaks)
+        order = np.argsort(-score[js, is_])[:candidates]
+        js, is_ = js[order], is_[order]
+        if not len(js):
+            return []
+        s = float(self.input_size)
+        found = []
+        for j, i in zip(js, is_, strict=True):
+            cx, cy = self.from_grid((i + out["offset"][j, i, 0], j + out["offset"][j, i, 1]))
+            radius = float(np.exp(np.clip(out["size"][j, i, 0], -8.0, 3.0)) * s)
+            sin, cos = out["rotation"][j, i]
+            left, top, right, bottom = np.asarray(out["box"][j, i], np.float64) * radius
+            box = (cx - left, cy - top, cx + max(right, -left + 1.0), cy + max(bottom, -top + 1.0))
+            rotation = math.degrees(math.atan2(float(sin), float(cos)))
+            found.append(Detection(float(score[j, i]), box, Alignment(float(cx), float(cy), radius, rotation)))
+        xywh = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]
+        keep = cv2.dnn.NMSBoxes(xywh, [d.score for d in found], min_score, iou)
+        return [found[k] for k in np.asarray(keep, int).reshape(-1)[:max_people]]

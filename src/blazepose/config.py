@@ -39,6 +39,10 @@ class DataConfig:
     batch_size: int = 32
     shuffle_buffer: int = 2048
     num_parallel_calls: int = -1  # -1 = tf.data.AUTOTUNE
+    # Detector scenes: the share of placed images drawn from the photos with people (COCO) rather than from
+    # the pose datasets' crops (LSP, LSPet); 0 = in proportion to their numbers (a few dozen photos among
+    # about 11000 crops).
+    photo_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    variant: str = "full"  # "full" (about 3.5 M parameters) or "lite" (about 1.3 M)
+    # "full" (about 3.5 M parameters), "lite" (about 1.3 M) or "tiny" (tests); the detector: "detector" or
+    # "detector_tiny" (tests)
+    variant: str = "full"
     # Output head: "linear_xyv", "xy_linear_v_sigmoid_concat" or "xy_linear_v_sigmoid_separate".
     head: str = "xy_linear_v_sigmoid_separate"
     kernel_size: int = 3  # depthwise kernel of every BlazeBlock (the reference: 3; the paper's family: 5)
@@ -105,9 +111,11 @@ class TrainConfig:
     heatmap_epochs: int = 60
     regression_epochs: int = 40
     finetune_epochs: int = 0
+    detector_epochs: int = 40  # the one phase of task = "detector"
     heatmap_lr: float = 1e-3
     regression_lr: float = 1e-3
     finetune_lr: float = 1e-4
+    detector_lr: float = 2e-3
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to lr x final_lr_fraction
     final_lr_fraction: float = 0.01
     weight_decay: float = 1e-4  # AdamW
@@ -125,11 +133,17 @@ class TrainConfig:
     # "multi_worker" (reads TF_CONFIG) or "default".
     strategy: str = "auto"
     mixed_precision: str = "auto"  # "auto" = mixed_float16 when a GPU is present; "on" / "off"
+    # Run training and validation steps eagerly (no graph tracing): for a few steps of a tiny network (tests,
+    # smoke runs) and debugging, where tracing costs more than it saves; much slower for real training.
+    run_eagerly: bool = False
 
 
 @dataclass(frozen=True)
 class Config:
     seed: int = 0
+    # "landmarks": the pose network on person crops; "detector": the person detector on whole scenes
+    # (model.variant "detector", data.input_size its square input).
+    task: str = "landmarks"
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -141,8 +155,9 @@ class Config:
 # and the readers in data/datasets.py must agree with these (a test checks).
 _SETS = ("lsp", "lspet", "coco", "custom")
 CHOICES = {
+    "task": ("landmarks", "detector"),
     "data.train_sets": _SETS,
-    "model.variant": ("full", "lite"),
+    "model.variant": ("full", "lite", "tiny", "detector", "detector_tiny"),
     "loss.heatmap_type": ("mse", "focal"),
     "loss.either_side_sets": _SETS,
     "model.decode": ("regression", "heatmap"),
@@ -263,7 +278,63 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     for text in overrides:
         keys, value = parse_override(text)
         cfg = _build(Config, _nest(keys, value), "--set", cfg)
+    where = str(path) if path is not None else "the config"
+    check_task(cfg, where)
+    check_ranges(cfg, where)
     return cfg
+
+
+# (dotted key, test, what is expected): checked on every config loaded, before anything is built or written.
+def _finite(v) -> bool:
+    return v == v and v not in (float("inf"), float("-inf"))
+
+
+RANGES = (
+    ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("data.input_size", lambda v: v >= 32 and v % 32 == 0, "a multiple of 32 (the network's largest stride)"),
+    ("data.heatmap_size", lambda v: v >= 1, "an integer >= 1"),
+    ("data.sigma", lambda v: _finite(v) and v > 0, "a number > 0"),
+    ("data.crop_margin", lambda v: _finite(v) and v > 0, "a number > 0"),
+    ("data.val_fraction", lambda v: 0 < v < 1, "a fraction between 0 and 1"),
+    ("data.photo_share", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("train.steps_per_epoch", lambda v: v >= 0, "an integer >= 0 (0 = one pass over the data)"),
+    ("train.val_samples", lambda v: v >= 0, "an integer >= 0 (0 = all)"),
+    ("train.heatmap_epochs", lambda v: v >= 0, "an integer >= 0"),
+    ("train.regression_epochs", lambda v: v >= 0, "an integer >= 0"),
+    ("train.finetune_epochs", lambda v: v >= 0, "an integer >= 0"),
+    ("train.detector_epochs", lambda v: v >= 0, "an integer >= 0"),
+    ("train.heatmap_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("train.regression_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("train.finetune_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("train.detector_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("train.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("train.ema_momentum", lambda v: 0 <= v < 1, "0 (off) or a number in (0, 1)"),
+)
+
+
+def check_ranges(cfg: Config, where: str) -> None:
+    """Values in range (positive sizes, finite learning rates, ...), and the landmark heatmaps at the
+    network's stride (input_size / 4), so a mistake is one clear line before anything is built."""
+    for dotted, ok, expected in RANGES:
+        section, key = dotted.split(".")
+        value = getattr(getattr(cfg, section), key)
+        if not ok(value):
+            raise BlazePoseError(f"{where}: {dotted} = {value!r}; expected {expected}")
+    if cfg.task == "landmarks" and cfg.data.heatmap_size * 4 != cfg.data.input_size:
+        raise BlazePoseError(
+            f"{where}: data.heatmap_size = {cfg.data.heatmap_size}; the landmark network's heatmaps are at stride 4, "
+            f"so with data.input_size = {cfg.data.input_size} it must be {cfg.data.input_size // 4}"
+        )
+
+
+def check_task(cfg: Config, where: str) -> None:
+    """The model variant must be one of the task's."""
+    detector = cfg.model.variant.startswith("detector")
+    if detector != (cfg.task == "detector"):
+        raise BlazePoseError(
+            f"{where}: task {cfg.task!r} with model.variant {cfg.model.variant!r}: the detector task takes "
+            'a "detector" variant, the landmarks task "full", "lite" or "tiny"'
+        )
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Export the joints-only inference model to TFLite (LiteRT) or ONNX, and check it against Keras.
+"""Export an inference model to TFLite (LiteRT), ONNX or .npz weights, and check it against Keras.
 
-The exported model takes (1, S, S, 3) float32 RGB in 0..255 (it normalizes internally, like the Keras model)
-and returns ``joints`` (1, 14, 2) normalized to the crop and ``visibility`` (1, 14). Beside ``model.tflite``
-go ``model.toml`` (the resolved config) and ``model.json`` (input size, normalization, joint names, outputs and
-the parity figures), so ``blazepose predict/evaluate --weights model.tflite`` pre- and post-process it
-exactly as the Keras model.
+A landmark model takes (1, S, S, 3) float32 RGB in 0..255 (it normalizes internally, like the Keras model)
+and returns ``joints`` (1, K, 2) normalized to the crop and ``visibility`` (1, K); the person detector returns
+its maps (``centre`` logits, ``offset``, ``size``, ``rotation``, ``box``). Beside ``model.tflite`` go
+``model.toml`` (the resolved config, shared by exports of one model to one base name) and ``model.tflite.json``
+(input, outputs and the parity figures of that file), so ``blazepose predict/evaluate --weights model.tflite``
+pre- and post-process it exactly as the Keras model.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose.config import Config, save_config
+from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
+from blazepose.config import Config, dumps_config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
@@ -30,17 +32,6 @@ MAX_DIFF_PX = {"none": 0.5, "float16": 2.0, "int8": 24.0}
 # range (max - min) of its maximum. Float32 runtimes differ by about 1e-6 of the range; a broken export (a
 # wrong layer, channel order, mirrored axis) puts joints where no near-maximal cell points.
 HEATMAP_TIE_TOLERANCE = {"none": 1e-3, "float16": 2e-2, "int8": 0.1}
-
-
-def _require(module: str, package: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise BlazePoseError(
-            f"{package} is not installed: pip install {package} (or pip install 'blazepose[export]')"
-        ) from None
 
 
 # int8 calibration crops: on the validation split, 400 lost 0.8 points of PCK@0.2 against float32 where 100
@@ -100,19 +91,10 @@ def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) 
 
 
 def _to_onnx(model, path: Path) -> None:
-    _require("tf2onnx", "tf2onnx")
+    require("tf2onnx", "tf2onnx")
     size = model.input.shape[1]
     model(np.zeros((1, size, size, 3), np.float32), training=False)  # Keras exports only models it has called
     model.export(str(path), format="onnx", verbose=False)
-
-
-def _to_npz(model, path: Path, dtype) -> None:
-    from blazepose.inference import NPZ_FORMAT
-    from blazepose.training.checkpoint import atomic_write
-
-    arrays = {f"w{i:04d}": np.asarray(v.numpy(), dtype) for i, v in enumerate(model.weights)}
-    arrays["format"] = np.array(NPZ_FORMAT)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def heatmap_ties(model, images: np.ndarray, got: np.ndarray, limit: float, tolerance: float) -> np.ndarray:
@@ -145,12 +127,11 @@ def export_model(
     calibration_count: int = CALIBRATION_IMAGES,
     decode: str | None = None,
 ) -> dict:
-    """Export `weights` (.keras) to `output`; returns the metadata written beside it (incl. parity).
+    """Export `weights` (.keras, or .npz weights / checkpoints) to `output`; returns the metadata written
+    beside it (incl. parity).
 
     `decode` ("regression" / "heatmap") overrides the config's choice of output; it is fixed in the export
     and recorded in the config written beside it."""
-    from blazepose.inference import KerasRunner, config_beside, load_runner
-
     if fmt not in FORMATS:
         raise BlazePoseError(f"unsupported format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if quantize not in QUANTIZE:
@@ -165,24 +146,39 @@ def export_model(
     cfg = cfg or config_beside(weights)
     if decode is not None:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, decode=decode))
-    keras_runner = load_runner(weights, cfg.model.decode)
+    detector = cfg.task == "detector"
+    keras_runner = load_runner(weights, None if detector else cfg.model.decode, task=cfg.task)
     if not isinstance(keras_runner, KerasRunner):
         raise BlazePoseError(f"export needs a Keras model (.keras or .npz weights), got {weights}")
     size = keras_runner.input_size
+    config_path = output.with_suffix(".toml")
+    if config_path.is_file() and config_path.read_text(encoding="utf-8") != dumps_config(cfg):
+        raise BlazePoseError(
+            f"{config_path} holds the config of another model exported to this base name; export to another name "
+            "(or delete it)"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "tflite":
-        _require("ai_edge_litert.interpreter", "ai-edge-litert")
-        calibration = calibration_images(cfg, calibration_count) if quantize == "int8" else None
+        require("ai_edge_litert.interpreter", "ai-edge-litert")
+        calibration = None
+        if quantize == "int8":
+            calibration = (
+                detector_images(cfg, calibration_count, "train")
+                if detector
+                else calibration_images(cfg, calibration_count)
+            )
         tmp = output.with_name(f".{output.name}.tmp")
         tmp.write_bytes(_to_tflite(keras_runner.model, size, quantize, calibration))
         tmp.replace(output)
     elif fmt == "onnx":
-        _require("onnxruntime", "onnxruntime")
+        require("onnxruntime", "onnxruntime")
         _to_onnx(keras_runner.model, output)
     else:
-        _to_npz(keras_runner.model, output, np.float16 if quantize == "float16" else np.float32)
+        write_exported(keras_runner.model, output, np.float16 if quantize == "float16" else np.float32)
     # The config goes beside the file before the parity check: the .npz runner rebuilds the model from it.
-    save_config(cfg, output.with_suffix(".toml"))
+    save_config(cfg, config_path)
+    if detector:
+        return _detector_parity(keras_runner, output, cfg, weights, fmt, quantize, parity_count)
 
     # Parity on real validation crops, in input pixels.
     images = parity_images(cfg, parity_count).astype(np.float32)
@@ -222,12 +218,68 @@ def export_model(
             "heatmap_ties": int(ties.sum()),  # of those, moved between near-equal heatmap peaks
         },
     }
-    output.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    meta_path(output).write_text(json.dumps(meta, indent=1))
     if unexplained:
         raise BlazePoseError(
             f"{output}: keypoints differ from the Keras model by up to {diff.max():.2f} px (mean {diff.mean():.2f}) "
             f"on {len(images)} validation crops; {unexplained} of {diff.size} joints exceed the limit for "
             f"--quantize {quantize}, {limit} px"
             + (f", not counting {int(ties.sum())} moved between near-equal heatmap peaks" if ties.any() else "")
+        )
+    return meta
+
+
+def meta_path(output: str | Path) -> Path:
+    """The export's own record beside it: model.tflite -> model.tflite.json (one per exported file)."""
+    output = Path(output)
+    return output.with_name(output.name + ".json")
+
+
+# The detector's parity: every map within this of the Keras model's (the centre map as probabilities).
+DETECTOR_MAP_LIMIT = {"none": 1e-3, "float16": 0.03, "int8": 0.15}
+
+
+def detector_images(cfg: Config, count: int, part: str = "val", seed: int = 0) -> np.ndarray:
+    """Detector scenes (``part`` "train" for int8 calibration, "val" for parity)."""
+    from blazepose.data.scenes import make_scene, scene_sources
+
+    sources, negatives = scene_sources(cfg, part, progress=False)
+    rng = np.random.default_rng(seed)
+    return np.stack([make_scene(sources, negatives, rng, cfg.data.input_size).image for _ in range(count)])
+
+
+def _detector_parity(keras_runner, output: Path, cfg: Config, weights, fmt: str, quantize: str, count: int) -> dict:
+    images = detector_images(cfg, count).astype(np.float32)
+    runner = load_runner(output, task="detector")
+    worst = {}
+    for i in range(len(images)):
+        ref, got = keras_runner(images[i : i + 1]), runner(images[i : i + 1])
+        for name in ref:
+            a, b = np.asarray(ref[name], np.float64), np.asarray(got[name], np.float64)
+            if name == "centre":
+                a, b = 1 / (1 + np.exp(-a)), 1 / (1 + np.exp(-b))
+            worst[name] = max(worst.get(name, 0.0), float(np.abs(a - b).max()))
+    limit = DETECTOR_MAP_LIMIT[quantize]
+    size = cfg.data.input_size
+    meta = {
+        "format": fmt,
+        "quantize": quantize,
+        "source_weights": str(weights),
+        "input": {"shape": [1, size, size, 3], "dtype": "float32", "normalization": "RGB 0..255, letterboxed"},
+        "outputs": {
+            "centre": "logits",
+            "offset": "grid cells",
+            "size": "log(radius / input)",
+            "rotation": "sin, cos",
+            "box": "edges from the centre / input",
+        },
+        "parity": {"images": len(images), "max_diff": worst, "limit": limit},
+    }
+    meta_path(output).write_text(json.dumps(meta, indent=1))
+    bad = {k: v for k, v in worst.items() if v > limit}
+    if bad:
+        raise BlazePoseError(
+            f"{output}: detector maps differ from the Keras model by {bad} on {len(images)} validation scenes, above "
+            f"the limit for --quantize {quantize}, {limit}"
         )
     return meta

@@ -1,252 +1,89 @@
-"""Predictor: image in, as a user gives it -> keypoints in original image pixels.
+"""Predictor: an image in, as a user gives it -> the people in it, keypoints in original image pixels.
 
-Pass 1 sees the whole image letterboxed to the model's square input (aspect ratio kept); every further pass
-re-crops around the previous pass's keypoints (the paper's "ROI from the previous estimate", applied to a
-still image). Nothing from the ground truth is used, unless a caller passes ``boxes`` explicitly (the
-evaluation's labelled ``--crop gt`` diagnostic).
+With a person detector (the paper's pipeline):
+  1. the whole image, letterboxed to the detector's square input -> people: score, box and alignment
+     (centre = mid-hips, radius of the circle around the body, rotation of the hips -> shoulders line);
+  2. each person's upright crop (``Alignment.crop``) -> landmarks;
+  3. with ``passes`` >= 2, a re-crop: the square around those landmarks in the upright frame, turned by the
+     rotation the landmarks themselves give -> landmarks again.
+Without one (``detector="none"``; or for an image where the detector finds nobody, when ``fallback``), the
+whole image letterboxed is the first pass and the re-crops follow (one person). Nothing from the ground truth
+is used, unless a caller passes ``rois`` explicitly (the evaluation's labelled ``--crop gt`` diagnostic, the
+tracker's ROI from the previous frame).
 
-The network is behind a small runner interface (``__call__(batch) -> (joints_norm (B, K, 2), visibility
-(B, K))``), so Keras, LiteRT and ONNX Runtime models share the same pre- and post-processing.
+Networks run behind runners (``artifacts.load_runner``): Keras, LiteRT and ONNX Runtime models share the same
+pre- and post-processing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from blazepose.codec import Codec
-from blazepose.config import Config, config_from_dict, load_config
-from blazepose.data.images import load_image
-from blazepose.data.transforms import (
-    crop_matrix,
-    invert_affine,
-    person_box,
-    transform_points,
-    warp_image,
-    whole_image_box,
-)
+from blazepose.alignment import ALIGN_MARGIN, Alignment, alignment_from_keypoints, upright_box
+from blazepose.artifacts import config_beside, load_runner, resolve_weights
+from blazepose.codec import Codec, Detection, DetectionCodec
+from blazepose.config import config_from_dict
+from blazepose.data.images import MIN_SIDE, load_image
+from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
+from blazepose.defaults import MAX_PEOPLE, MIN_SCORE, NMS_IOU
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
 # With flip: the two estimates of a joint are averaged when they lie within this distance (a fraction of the
 # crop side) of each other, otherwise the one with the higher score is kept. Chosen on the validation split
-# (README, "Inference settings"; bench/accuracy.py --flip-agreement): averaging every joint (inf) scored below
-# no flip at all, since the mean of a left and a right limb is on neither.
+# (bench/accuracy.py --flip-agreement): averaging every joint (inf) scored below no flip at all, since the
+# mean of a left and a right limb is on neither.
 FLIP_AGREEMENT = 0.1
 
-
-def default_weights(variant: str = "full") -> Path:
-    path = WEIGHTS_DIR / f"blazepose_{variant}.npz"
-    if not path.is_file():
-        raise BlazePoseError(
-            f"no default {variant} model is installed yet (expected {path}); pass --weights PATH, e.g. the "
-            "model.keras that 'blazepose train' writes into its run directory"
-        )
-    return path
+# A region of interest: (cx, cy, side) or (cx, cy, side, rotation in degrees), in original pixels.
+Roi = tuple
 
 
-PACKAGED = ("full", "lite")
-
-
-def resolve_weights(weights: str | Path | None) -> Path:
-    """A weights argument as users give it: a file, a packaged model's name ("full" or "lite"), or None for
-    the packaged Full model. A file (not a folder) of that name in the working folder wins."""
-    if weights is None:
-        return default_weights()
-    if str(weights) in PACKAGED and not Path(weights).is_file():
-        return default_weights(str(weights))
-    return Path(weights)
-
-
-class KerasRunner:
-    """A Keras model file (.keras from training) run as the joints-only inference model.
-
-    `decode` ("regression" or "heatmap") picks its output; None = the config beside the file."""
-
-    def __init__(self, path: str | Path, decode: str | None = None):
-        from blazepose.models.blazepose import inference_model_for, load_network
-
-        path = Path(path)
-        net = load_network(path)
-        cfg = config_beside(path)
-        self._use(inference_model_for(net, cfg, decode))
-
-    @classmethod
-    def from_model(cls, model) -> KerasRunner:
-        """A runner around an inference model already built (e.g. from .npz weights)."""
-        runner = cls.__new__(cls)
-        runner._use(model)
-        return runner
-
-    def _use(self, model) -> None:
-        self.model = model
-        self.input_size = int(model.input.shape[1])
-        self.num_joints = int(model.output["joints"].shape[1])
-
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = self.model.predict_on_batch(batch.astype(np.float32))
-        joints = np.asarray(out["joints"])
-        vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
-        return joints[..., :2], vis
-
-
-class TFLiteRunner:
-    """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke."""
-
-    def __init__(self, path: str | Path, decode: str | None = None, num_threads: int | None = None):
-        from blazepose.export import _require
-
-        check_fixed_decode(path, decode)
-        interpreter_mod = _require("ai_edge_litert.interpreter", "ai-edge-litert")
-        try:
-            self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise BlazePoseError(f"{path} is not a TFLite model LiteRT can load: {exc}") from None
-        inputs = self.interpreter.get_input_details()
-        outputs = {tuple(o["shape"]): o["index"] for o in self.interpreter.get_output_details()}
-        self.input = inputs[0]["index"]
-        self.input_size = int(inputs[0]["shape"][1])
-        joints = [shape for shape in outputs if len(shape) == 3 and shape[2] == 2]
-        if len(inputs) != 1 or not joints:
-            raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one")
-        self.num_joints = int(joints[0][1])
-        self.joints = outputs[joints[0]]
-        self.visibility = outputs.get((1, self.num_joints))
-
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        joints, vis = [], []
-        for image in batch.astype(np.float32):
-            self.interpreter.set_tensor(self.input, image[None])
-            self.interpreter.invoke()
-            joints.append(self.interpreter.get_tensor(self.joints)[0])
-            vis.append(self.interpreter.get_tensor(self.visibility)[0])
-        return np.stack(joints), np.stack(vis)
-
-
-class OnnxRunner:
-    """An exported .onnx model in ONNX Runtime (CPU)."""
-
-    def __init__(self, path: str | Path, decode: str | None = None):
-        from blazepose.export import _require
-
-        check_fixed_decode(path, decode)
-        ort = _require("onnxruntime", "onnxruntime")
-        try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
-            raise BlazePoseError(f"{path} is not an ONNX model ONNX Runtime can load: {exc}") from None
-        self.input = self.session.get_inputs()[0].name
-        self.input_size = int(self.session.get_inputs()[0].shape[1])
-        names = [o.name for o in self.session.get_outputs()]
-        if "joints" not in names or "visibility" not in names:
-            raise BlazePoseError(f"{path} is an ONNX model but not an exported BlazePose one (outputs {names})")
-        self.num_joints = int(self.session.get_outputs()[names.index("joints")].shape[1])
-
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        joints, vis = self.session.run(["joints", "visibility"], {self.input: batch.astype(np.float32)})
-        return joints, vis
-
-
-NPZ_FORMAT = "blazepose-inference-weights"
-
-
-def check_fixed_decode(path: str | Path, decode: str | None) -> None:
-    """An exported model's output was fixed at export (its config says which): refuse another one."""
-    fixed = config_beside(path).model.decode
-    if decode is not None and decode != fixed:
-        raise BlazePoseError(
-            f"{path} was exported with decode {fixed!r}; export it again with --decode {decode} for the other"
-        )
-
-
-def is_exported_npz(data) -> bool:
-    """Whether an opened .npz holds exported inference weights (not a training checkpoint)."""
-    return "format" in data.files and str(data["format"]) == NPZ_FORMAT
-
-
-def load_exported_weights(path: str | Path, net, cfg: Config):
-    """Assign exported inference weights at `path` into `net` (a training model of `cfg`, the config exported
-    beside them); returns the inference model, which shares its variables with `net`."""
-    from blazepose.models.blazepose import inference_model_for
-
-    model = inference_model_for(net, cfg)
-    with np.load(path) as data:
-        keys = sorted(k for k in data.files if k.startswith("w"))
-        if len(keys) != len(model.weights):
-            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
-        for key, var in zip(keys, model.weights, strict=True):
-            if tuple(data[key].shape) != tuple(var.shape):
-                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
-            var.assign(data[key].astype(np.float32))
-    return model
-
-
-def load_npz_runner(path: str | Path, decode: str | None = None) -> KerasRunner:
-    """Weights in .npz: exported inference weights (float16 or float32, the packaged default models) or a
-    training checkpoint (runs/x/<phase>/best.npz); the model is rebuilt from the config beside it."""
-    from blazepose.models.blazepose import build_from_config, inference_model_for
-    from blazepose.training.checkpoint import load_checkpoint
-
-    path = Path(path)
-    cfg = config_beside(path, required=True)
-    net = build_from_config(cfg)
-    try:
-        with np.load(path) as data:
-            checkpoint, exported = "state" in data.files, is_exported_npz(data)
-    except (OSError, ValueError) as exc:
-        raise BlazePoseError(f"{path} is not a readable .npz weights file: {exc}") from None
-    if checkpoint:
-        load_checkpoint(path, net)
-        return KerasRunner.from_model(inference_model_for(net, cfg, decode))
-    if not exported:
-        raise BlazePoseError(f"{path} is neither exported BlazePose weights nor a training checkpoint")
-    check_fixed_decode(path, decode)
-    return KerasRunner.from_model(load_exported_weights(path, net, cfg))
-
-
-RUNNERS = {".keras": KerasRunner, ".tflite": TFLiteRunner, ".onnx": OnnxRunner, ".npz": load_npz_runner}
-
-
-def load_runner(path: str | Path, decode: str | None = None):
-    """The runner for a weights file, by suffix; `decode` overrides the config's (Keras models and training
-    checkpoints), or must match it (exported files)."""
-    path = Path(path)
-    runner = RUNNERS.get(path.suffix.lower())
-    if runner is None:
-        raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(RUNNERS)}")
-    if not path.is_file():
-        raise BlazePoseError(f"weights file {path} does not exist")
-    return runner(path, decode)
-
-
-def config_beside(path: str | Path, required: bool = False) -> Config:
-    """The resolved config saved beside a model: <name>.toml, else config.toml in its folder or the one
-    above (a run directory, for checkpoints in runs/x/<phase>/); else the defaults, unless `required`."""
-    path = Path(path)
-    for candidate in (path.with_suffix(".toml"), path.parent / "config.toml", path.parent.parent / "config.toml"):
-        if candidate.is_file():
-            return load_config(candidate)
-    if required:
-        raise BlazePoseError(f"{path} needs its config beside it ({path.with_suffix('.toml').name} or config.toml)")
-    return config_from_dict({})
+@dataclass
+class Person:
+    keypoints: np.ndarray  # (K, 2) original image pixels
+    visibility: np.ndarray  # (K,) per-joint score
+    score: float  # the detector's score (with no detector: the mean joint score)
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 from the detector
+    alignment: Alignment | None = None  # from the detector
 
 
 @dataclass
 class Prediction:
-    keypoints: np.ndarray  # (K, 2) original image pixels
-    visibility: np.ndarray  # (K,)
     width: int
     height: int
+    people: list[Person] = field(default_factory=list)  # best first
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """The best person's keypoints (single-person consumers: evaluation, tracking)."""
+        if not self.people:
+            raise BlazePoseError("no person was found in this image")
+        return self.people[0].keypoints
+
+    @property
+    def visibility(self) -> np.ndarray:
+        if not self.people:
+            raise BlazePoseError("no person was found in this image")
+        return self.people[0].visibility
+
+
+def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
+    rotation = roi[3] if len(roi) > 3 else 0.0
+    return crop_matrix(roi[:2], roi[2], size, rotation)
 
 
 class Predictor:
-    """`runner` may be given instead of `weights` (any callable with input_size and num_joints)."""
+    """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
+    `detector_runner` instead of `detector` (a path, "detector" for the packaged one, None: the packaged one
+    when installed, "none": no detector)."""
 
     def __init__(
         self,
@@ -258,10 +95,24 @@ class Predictor:
         flip: bool = False,
         decode: str | None = None,
         flip_agreement: float = FLIP_AGREEMENT,
+        detector: str | Path | None = None,
+        detector_runner=None,
+        max_people: int = MAX_PEOPLE,
+        min_score: float = MIN_SCORE,
+        fallback: bool = False,
+        align_margin: float = ALIGN_MARGIN,
+        upright: bool = True,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
-        if runner is None:
+        if batch_size < 1:
+            raise BlazePoseError(f"batch size must be at least 1, got {batch_size}")
+        if max_people < 1:
+            raise BlazePoseError(f"max people must be at least 1, got {max_people}")
+        if not 0.0 <= min_score <= 1.0:
+            raise BlazePoseError(f"min score must be between 0 and 1, got {min_score}")
+        own = runner is None  # a caller's runner (tests, benchmarks) gets no detector unless given one
+        if own:
             weights = resolve_weights(weights)
             runner = load_runner(weights, decode)
         self.runner = runner
@@ -273,17 +124,28 @@ class Predictor:
         self.batch_size = batch_size
         self.flip = flip
         self.flip_agreement = flip_agreement
-        if self.runner.num_joints != LSP.num_joints:
+        self.skeleton = LSP
+        if self.runner.num_joints != self.skeleton.num_joints:
             raise BlazePoseError(
                 f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
-                f"this toolkit's LSP skeleton has {LSP.num_joints}"
+                f"this toolkit's LSP skeleton has {self.skeleton.num_joints}"
             )
+        if detector_runner is None and detector != "none" and (own or detector is not None):
+            detector_runner = _default_detector(detector)
+        self.detector = detector_runner
+        self.detection_codec = DetectionCodec(detector_runner.input_size) if detector_runner is not None else None
+        self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
+        self.align_margin = align_margin
+        self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
 
-    def _run(self, images: list[np.ndarray], boxes: list[tuple[float, float, float]]):
-        """One pass: crop each image's box, run the network in batches, map back to original pixels."""
-        mats = [crop_matrix(b[:2], b[2], self.size) for b in boxes]
+    # --- the networks on crops -------------------------------------------------------------------------------
+    def _run(self, images: list[np.ndarray], mats: list[np.ndarray]):
+        """One landmark pass: warp each (image, matrix) crop, run the network in batches, map back to original
+        pixels. Returns (K, 2) keypoints and (K,) scores per crop."""
+        if not mats:
+            return np.zeros((0, self.skeleton.num_joints, 2), np.float32), np.zeros((0, self.skeleton.num_joints))
         kps, vis = [], []
-        for start in range(0, len(images), self.batch_size):
+        for start in range(0, len(mats), self.batch_size):
             stop = start + self.batch_size
             crops = np.stack(
                 [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
@@ -305,9 +167,7 @@ class Predictor:
         if not self.flip:
             return joints, vis
         joints_m, vis_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
-        index = LSP.flip_index
-        joints_m = joints_m[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32)
-        vis_m = vis_m[:, index]
+        joints_m, vis_m = mirror_joints(joints_m, vis_m, self.skeleton)
         agree = np.linalg.norm(joints - joints_m, axis=-1) < self.flip_agreement
         mirrored_better = vis_m > vis
         fused = np.where(
@@ -315,30 +175,85 @@ class Predictor:
         )
         return fused, np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m))
 
-    def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> tuple[float, float, float]:
-        """The next pass's square around the previous keypoints, kept inside the image so a wild guess
-        cannot run off, and not smaller than MIN_BOX_FRACTION of the image."""
+    def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
+        """The detector on whole images (letterboxed) -> detections in original pixels, best first."""
+        size = self.detector.input_size
+        found = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            mats = [
+                crop_matrix(whole_image_box(img.shape[1], img.shape[0])[:2], max(img.shape[:2]), size) for img in chunk
+            ]
+            out = self.detector(np.stack([warp_image(img, m, size) for img, m in zip(chunk, mats, strict=True)]))
+            for i, m in enumerate(mats):
+                dets = self.detection_codec.decode(
+                    {k: v[i] for k, v in out.items()}, self.min_score, NMS_IOU, self.max_people
+                )
+                back = invert_affine(m)
+                found.append([d.mapped(back) for d in dets])
+        return found
+
+    # --- crops from keypoints --------------------------------------------------------------------------------
+    def recrop(self, keypoints: np.ndarray, image: np.ndarray, rotation: float | None = 0.0) -> Roi:
+        """The next pass's ROI around the previous keypoints, upright by `rotation` (None: the rotation the
+        keypoints' hips and shoulders give), kept inside the image so a wild guess cannot run off, and not
+        smaller than MIN_BOX_FRACTION of the image."""
         h, w = image.shape[:2]
-        cx, cy, side = person_box(np.clip(keypoints, 0, [w - 1, h - 1]), np.ones(len(keypoints)), self.margin)
-        return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h))
+        kps = np.clip(keypoints, 0, [w - 1, h - 1])
+        ones = np.ones(len(kps))
+        if rotation is None:
+            a = alignment_from_keypoints(kps, ones, self.skeleton)
+            rotation = a.rotation if a is not None else 0.0
+        cx, cy, side = upright_box(kps, ones, rotation, self.margin)
+        return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
 
+    def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> Roi:
+        """The axis-aligned re-crop (no rotation), as the whole-image path uses."""
+        return self.recrop(keypoints, image, 0.0)
+
+    def _refine(self, images, kps, vis, passes: int, rotations):
+        for _ in range(passes - 1):
+            rois = [self.recrop(k, img, rot) for k, img, rot in zip(kps, images, rotations, strict=True)]
+            kps, vis = self._run(images, [_roi_matrix(r, self.size) for r in rois])
+        return kps, vis
+
+    # --- images -> predictions -------------------------------------------------------------------------------
     def predict_arrays(
-        self, images: list[np.ndarray], boxes: list | None = None, passes: int | None = None
+        self, images: list[np.ndarray], rois: list | None = None, passes: int | None = None
     ) -> list[Prediction]:
-        """Keypoints for RGB uint8 images. `boxes` (cx, cy, side) replace the whole-image first pass;
-        `passes` overrides the predictor's pass count (a tracker runs one pass on its own box)."""
-        if boxes is None:
-            boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in images]
-        kps, vis = self._run(images, boxes)
-        for _ in range((passes or self.passes) - 1):
-            boxes = [self.recrop_box(k, img) for k, img in zip(kps, images, strict=True)]
-            kps, vis = self._run(images, boxes)
-        return [
-            Prediction(k.astype(np.float32), v.astype(np.float32), img.shape[1], img.shape[0])
-            for k, v, img in zip(kps, vis, images, strict=True)
-        ]
+        """People in RGB uint8 images. `rois` ((cx, cy, side[, rotation]) per image, one person each) replace the
+        detector; `passes` overrides the predictor's pass count (a tracker runs one pass on its own ROI)."""
+        passes = passes or self.passes
+        preds = [Prediction(img.shape[1], img.shape[0]) for img in images]
+        if rois is not None:
+            kps, vis = self._run(images, [_roi_matrix(r, self.size) for r in rois])
+            # an upright ROI (with a rotation) is refined upright; an axis-aligned one stays axis-aligned
+            kps, vis = self._refine(images, kps, vis, passes, [None if len(r) > 3 else 0.0 for r in rois])
+            for p, k, v in zip(preds, kps, vis, strict=True):
+                p.people.append(Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v))))
+            return preds
+        whole = list(range(len(images)))
+        if self.detector is not None:
+            detections = self.detect(images)
+            owners = [i for i, dets in enumerate(detections) for _ in dets]
+            flat = [d for dets in detections for d in dets]
+            crop_images = [images[i] for i in owners]
+            aligned = [d.alignment if self.upright else dataclasses.replace(d.alignment, rotation=0.0) for d in flat]
+            kps, vis = self._run(crop_images, [a.crop(self.size, self.align_margin) for a in aligned])
+            kps, vis = self._refine(crop_images, kps, vis, passes, [None if self.upright else 0.0] * len(flat))
+            for i, d, k, v in zip(owners, flat, kps, vis, strict=True):
+                preds[i].people.append(Person(k.astype(np.float32), v.astype(np.float32), d.score, d.box, d.alignment))
+            whole = [i for i, dets in enumerate(detections) if not dets] if self.fallback else []
+        if whole:
+            sub = [images[i] for i in whole]
+            boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in sub]
+            kps, vis = self._run(sub, [_roi_matrix(b, self.size) for b in boxes])
+            kps, vis = self._refine(sub, kps, vis, passes, [0.0] * len(sub))
+            for i, k, v in zip(whole, kps, vis, strict=True):
+                preds[i].people.append(Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v))))
+        return preds
 
-    def predict_files(self, paths: list[str | Path], progress: bool = True, boxes: list | None = None):
+    def predict_files(self, paths: list[str | Path], progress: bool = True, rois: list | None = None):
         """Yields (path, Prediction or the error message) in order; unreadable files are reported, not fatal."""
         from tqdm import tqdm
 
@@ -349,33 +264,95 @@ class Predictor:
                 images, ok, results = [], [], {}
                 for i, p in enumerate(chunk):
                     try:
-                        images.append(load_image(p)[0])
-                        ok.append(i)
+                        image = load_image(p)[0]
                     except BlazePoseError as exc:
                         results[i] = str(exc)
+                        continue
+                    if min(image.shape[:2]) < MIN_SIDE:
+                        h, w = image.shape[:2]
+                        results[i] = f"image {p} is {w}x{h} pixels: too small to show a person (under {MIN_SIDE})"
+                        continue
+                    images.append(image)
+                    ok.append(i)
                 if images:
-                    chunk_boxes = None if boxes is None else [boxes[start + i] for i in ok]
-                    for i, pred in zip(ok, self.predict_arrays(images, chunk_boxes), strict=True):
+                    chunk_rois = None if rois is None else [rois[start + i] for i in ok]
+                    for i, pred in zip(ok, self.predict_arrays(images, chunk_rois), strict=True):
                         results[i] = pred
                 for i, p in enumerate(chunk):
                     yield p, results[i]
                 bar.update(len(chunk))
 
 
-def predictions_json(items: list[tuple[str, Prediction]]) -> dict:
-    """The documented --output layout: joint names, then one entry per image with 14 [x, y, visibility]."""
+def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton=LSP) -> tuple[np.ndarray, np.ndarray]:
+    """Normalized joints (B, K, 2) predicted on mirrored crops -> the unmirrored crop's: x -> 1 - x and the
+    person's left and right joints exchanged."""
+    index = skeleton.flip_index
+    return joints[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32), vis[:, index]
+
+
+def _default_detector(detector):
+    """The detector runner: a given path or name, else the packaged one when it is installed (else None)."""
+    from blazepose.artifacts import PACKAGED, WEIGHTS_DIR
+
+    if detector is None:
+        if not (WEIGHTS_DIR / f"{PACKAGED['detector']}.npz").is_file():
+            return None
+        detector = "detector"
+    return load_runner(detector, task="detector")
+
+
+def _r(value: float, digits: int = 2) -> float:
+    return round(float(value), digits) if math.isfinite(value) else None
+
+
+def person_json(person: Person) -> dict:
+    out = {
+        "score": round(float(person.score), 4),
+        "keypoints": [
+            [round(float(x), 2), round(float(y), 2), round(float(v), 4)]
+            for (x, y), v in zip(person.keypoints, person.visibility, strict=True)
+        ],
+    }
+    if person.box is not None:
+        out["box"] = [_r(v) for v in person.box]
+    if person.alignment is not None:
+        out["alignment"] = person.alignment.to_dict()
+    return out
+
+
+def predictions_json(items: list[tuple[str, Prediction]], skeleton=LSP) -> dict:
+    """The documented --output layout: joint names, then per image its people, each with a score, a box and
+    alignment (from the detector) and K [x, y, score] keypoints in original pixels."""
     return {
-        "joint_names": list(LSP.joint_names),
+        "joint_names": list(skeleton.joint_names),
         "predictions": [
-            {
-                "image": str(path),
-                "width": p.width,
-                "height": p.height,
-                "keypoints": [
-                    [round(float(x), 2), round(float(y), 2), round(float(v), 4)]
-                    for (x, y), v in zip(p.keypoints, p.visibility, strict=True)
-                ],
-            }
+            {"image": str(path), "width": p.width, "height": p.height, "people": [person_json(q) for q in p.people]}
             for path, p in items
         ],
     }
+
+
+def coco_results(items: list[tuple[str, Prediction]], skeleton=LSP) -> list[dict]:
+    """COCO keypoint results (what pycocotools' loadRes reads): one entry per person, the 17 COCO keypoints
+    with the joints the skeleton shares filled in (score 1) and the others zero. The image id is the file
+    name's number (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list."""
+    from blazepose.evaluation.coco_eval import shared_joints
+
+    ours, theirs = shared_joints(skeleton)
+    out = []
+    for n, (path, pred) in enumerate(items):
+        stem = Path(path).stem
+        image_id = int(stem) if stem.isdigit() else n
+        for person in pred.people:
+            kps = np.zeros((17, 3))
+            kps[theirs, :2] = person.keypoints[ours]
+            kps[theirs, 2] = 1.0
+            out.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "keypoints": [round(float(v), 2) for v in kps.reshape(-1)],
+                    "score": round(float(person.score), 4),
+                }
+            )
+    return out

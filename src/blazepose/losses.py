@@ -20,19 +20,23 @@ def heatmap_mse_per_joint(true, pred):
     return ops.sum(ops.square(pred - true), axis=(1, 2))
 
 
-def heatmap_focal_per_joint(true, logits, alpha: float = 2.0, beta: float = 4.0):
-    """Penalty-reduced focal loss on heatmap logits (CornerNet / CenterNet), summed over each heatmap's pixels.
+def focal_per_pixel(true, logits, alpha: float = 2.0, beta: float = 4.0):
+    """Penalty-reduced focal loss (CornerNet / CenterNet) of each pixel of heatmap logits, and the positives.
 
-    The peak pixel (target 1) is the positive; other pixels are negatives down-weighted by (1 - target)^beta
-    near the joint. true, logits: (B, H, W, K) -> (B, K).
-    """
+    A pixel of target 1 is a positive; other pixels are negatives down-weighted by (1 - target)^beta near it.
+    Returns (loss (B, H, W, K) >= 0, positives (B, H, W, K) 0/1)."""
     logits = ops.cast(logits, "float32")
     p = ops.sigmoid(logits)
     log_p, log_not_p = -ops.softplus(-logits), -ops.softplus(logits)
     pos = ops.cast(true >= 1.0 - 1e-4, "float32")
     per_pixel = pos * ops.power(1.0 - p, alpha) * log_p
     per_pixel += (1.0 - pos) * ops.power(1.0 - true, beta) * ops.power(p, alpha) * log_not_p
-    return -ops.sum(per_pixel, axis=(1, 2))
+    return -per_pixel, pos
+
+
+def heatmap_focal_per_joint(true, logits, alpha: float = 2.0, beta: float = 4.0):
+    """`focal_per_pixel` summed over each heatmap's pixels. true, logits: (B, H, W, K) -> (B, K)."""
+    return ops.sum(focal_per_pixel(true, logits, alpha, beta)[0], axis=(1, 2))
 
 
 def heatmap_loss(true, pred, weight):
@@ -156,3 +160,32 @@ def choose_sides(y_true: dict, y_pred: dict, flip_index, heatmap_type: str = "fo
         else:
             out[key] = value
     return out, ops.cast(take, "float32")
+
+
+# --- the person detector ------------------------------------------------------------------------------------
+DETECTION_LOSS_NAMES = ("centre", "offset", "size", "rotation", "box")
+
+
+def centre_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4.0):
+    """`focal_per_pixel` on the detector's centre logits (B, H, W, 1), pixels of zero `weight` (unlabelled
+    people) left out, summed and divided by the number of people (peaks) in the batch."""
+    per_pixel, pos = focal_per_pixel(true, logits, alpha, beta)
+    return _safe_div(ops.sum(per_pixel * weight), ops.sum(pos))
+
+
+def masked_l1(true, pred, weight):
+    """L1 over the cells of non-zero `weight` (B, H, W, 1), averaged over those cells and the channels."""
+    pred = ops.cast(pred, "float32")
+    return _safe_div(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight) * true.shape[-1])
+
+
+def detection_losses(y_true: dict, y_pred: dict) -> dict:
+    """Every detector loss, unweighted (see ``DetectionCodec.encode`` for the targets)."""
+    reg = y_true["reg_weight"]
+    return {
+        "centre": centre_focal_loss(y_true["centre"], y_pred["centre"], y_true["centre_weight"]),
+        "offset": masked_l1(y_true["offset"], y_pred["offset"], reg),
+        "size": masked_l1(y_true["size"], y_pred["size"], reg),
+        "rotation": masked_l1(y_true["rotation"], y_pred["rotation"], y_true["rot_weight"]),
+        "box": masked_l1(y_true["box"], y_pred["box"], reg),
+    }

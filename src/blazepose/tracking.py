@@ -1,7 +1,8 @@
-"""Tracking across video frames, as the paper does it: the first frame (or a lost track) runs the
-whole-image passes; every later frame crops around the previous frame's keypoints and runs one pass. The
-keypoints are smoothed with a One Euro filter (Casiez et al., CHI 2012): little lag when the person moves
-fast, little jitter when they hold still.
+"""Tracking across video frames, as the paper does it: the first frame (or a lost track) runs the detector
+(or, without one, the whole-image passes); every later frame takes its ROI from the previous frame's keypoints,
+upright by the rotation they give, and runs one landmark pass. The track is lost when the person's presence
+score (the mean joint score) drops below a threshold. The keypoints are smoothed with a One Euro filter
+(Casiez et al., CHI 2012): little lag when the person moves fast, little jitter when they hold still.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from blazepose.inference import Prediction, Predictor
+from blazepose.inference import Person, Prediction, Predictor
 
 
 class OneEuroFilter:
@@ -47,10 +48,11 @@ class OneEuroFilter:
 
 
 class PoseTracker:
-    """Feed frames in order with `update(frame, t)`; returns the (smoothed) prediction for each.
+    """Feed frames in order with `update(frame, t)`; returns the (smoothed) prediction for each, holding the
+    tracked person (or nobody).
 
-    The track is dropped, and the next frame starts again from the whole image, when the mean visibility
-    falls below `min_visibility`.
+    The track is dropped, and the next frame starts again from the detector, when the mean joint score falls
+    below `min_visibility`.
     """
 
     def __init__(
@@ -65,24 +67,30 @@ class PoseTracker:
         self.smooth = smooth
         self.min_visibility = min_visibility
         self.filter = OneEuroFilter(min_cutoff, beta)
-        self.box: tuple[float, float, float] | None = None
+        self.roi: tuple | None = None
+        self.detections = 0  # frames on which the detector (or the whole-image passes) ran
 
     def reset(self) -> None:
-        self.box = None
+        self.roi = None
         self.filter.reset()
 
     def update(self, frame: np.ndarray, t: float) -> Prediction:
-        if self.box is None:
+        if self.roi is None:
+            self.detections += 1
             pred = self.predictor.predict_arrays([frame])[0]
         else:
-            pred = self.predictor.predict_arrays([frame], boxes=[self.box], passes=1)[0]
-        if float(np.mean(pred.visibility)) < self.min_visibility:
+            pred = self.predictor.predict_arrays([frame], rois=[self.roi], passes=1)[0]
+        if not pred.people:
+            self.reset()
+            return pred
+        person = pred.people[0]
+        pred.people = [person]
+        if float(np.mean(person.visibility)) < self.min_visibility:
             self.reset()
             return pred
         # The next crop follows the raw keypoints (smoothing would make the crop lag behind the person).
-        self.box = self.predictor.recrop_box(pred.keypoints, frame)
+        self.roi = self.predictor.recrop(person.keypoints, frame, rotation=None)
         if self.smooth:
-            pred = Prediction(
-                self.filter(pred.keypoints, t).astype(np.float32), pred.visibility, pred.width, pred.height
-            )
+            smoothed = self.filter(person.keypoints, t).astype(np.float32)
+            pred.people = [Person(smoothed, person.visibility, person.score, person.box, person.alignment)]
         return pred

@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 
 from blazepose.errors import BlazePoseError
+from blazepose.inference import person_json
 from blazepose.keypoints import LSP
 from blazepose.tracking import PoseTracker
-from blazepose.visualize import draw_skeleton
+from blazepose.visualize import JOINT_THRESHOLD, draw_people
 
 
 def open_source(source: str | int) -> cv2.VideoCapture:
@@ -42,8 +43,10 @@ def run_video(
     show: bool = False,
     max_frames: int = 0,
     progress: bool = True,
+    threshold: float = JOINT_THRESHOLD,
 ) -> int:
-    """Track every frame; returns the number of frames processed."""
+    """Track every frame; returns the number of frames processed. Joints scoring below `threshold` are not
+    drawn."""
     from tqdm import tqdm
 
     cap = open_source(source)
@@ -64,13 +67,10 @@ def run_video(
                 t = _timestamp(cap, source, frames, fps)
                 pred = tracker.update(rgb, t)
                 if lines is not None:
-                    keypoints = [
-                        [round(float(x), 2), round(float(y), 2), round(float(v), 4)]
-                        for (x, y), v in zip(pred.keypoints, pred.visibility, strict=True)
-                    ]
-                    lines.write(json.dumps({"frame": frames, "time": round(t, 4), "keypoints": keypoints}) + "\n")
+                    people = [person_json(p) for p in pred.people]
+                    lines.write(json.dumps({"frame": frames, "time": round(t, 4), "people": people}) + "\n")
                 if output is not None or show:
-                    skeleton = draw_skeleton(rgb, pred.keypoints, np.ones(LSP.num_joints), LSP)
+                    skeleton = draw_people(rgb, pred.people, LSP, threshold)
                     drawn = cv2.cvtColor(skeleton, cv2.COLOR_RGB2BGR)
                     if output is not None:
                         if writer is None:
@@ -99,7 +99,12 @@ def run_video(
         if lines is not None:
             lines.close()
         if show:
-            cv2.destroyAllWindows()
+            try:
+                cv2.destroyAllWindows()
+            except cv2.error:
+                pass  # no GUI: already reported by the imshow above
     if frames == 0:
         print(f"warning: no frame could be read from {source}", file=sys.stderr)
+    elif total and frames < total and not max_frames:
+        print(f"warning: {source} ended after {frames} of its {total} frames (truncated?)", file=sys.stderr)
     return frames

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from blazepose.defaults import JOINT_THRESHOLD
 from blazepose.keypoints import Skeleton
 
 COLOURS = {"left": (40, 120, 255), "right": (255, 60, 40), "center": (40, 200, 60)}  # RGB
@@ -33,6 +34,29 @@ def draw_skeleton(
             cv2.line(out, tuple(pts[a]), tuple(pts[b]), colour, thickness, cv2.LINE_AA)
     for j in np.flatnonzero(known):
         cv2.circle(out, tuple(pts[j]), radius, COLOURS[skeleton.side(j)], -1, cv2.LINE_AA)
+    return out
+
+
+def draw_people(image: np.ndarray, people, skeleton: Skeleton, threshold: float = JOINT_THRESHOLD) -> np.ndarray:
+    """Every person's skeleton (joints scoring below `threshold` left out) and, where the detector gave one,
+    the box with the person's score."""
+    out = np.ascontiguousarray(image.copy())
+    thickness = max(1, int(round(max(out.shape[:2]) / 400)))
+    for p in people:
+        if p.box is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in p.box)
+            cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 0), thickness, cv2.LINE_AA)
+            cv2.putText(
+                out,
+                f"{p.score:.2f}",
+                (x0, max(y0 - 3, 10)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4 * thickness,
+                (255, 255, 0),
+                thickness,
+                cv2.LINE_AA,
+            )
+        out = draw_skeleton(out, p.keypoints, np.asarray(p.visibility) >= threshold, skeleton)
     return out
 
 

@@ -14,6 +14,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from blazepose.errors import BlazePoseError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# Images with a side under MIN_SIDE pixels cannot show a person; those over Pillow's decompression-bomb limit
+# (Image.MAX_IMAGE_PIXELS, about 89 megapixels) are refused before they are decoded.
+MIN_SIDE = 8
+
+
+def _too_large(path: Path) -> BlazePoseError:
+    limit = Image.MAX_IMAGE_PIXELS / 1e6
+    return BlazePoseError(f"image {path} is larger than the {limit:.0f} megapixels Pillow decodes; scale it down first")
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -54,6 +62,8 @@ def load_image(path: str | Path, min_scale: float = 1.0) -> tuple[np.ndarray, tu
             arr = np.asarray(rgb, dtype=np.uint8)
     except FileNotFoundError:
         raise BlazePoseError(f"image {path} does not exist") from None
+    except Image.DecompressionBombError:
+        raise _too_large(path) from None
     except UnidentifiedImageError:
         raise BlazePoseError(f"image {path} is not an image file Pillow can read (expected JPEG, PNG, ...)") from None
     except (OSError, ValueError, SyntaxError) as exc:
@@ -73,6 +83,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
             orientation = img.getexif().get(0x0112, 1)
     except FileNotFoundError:
         raise BlazePoseError(f"image {path} does not exist") from None
+    except Image.DecompressionBombError:
+        raise _too_large(path) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise BlazePoseError(f"image {path} cannot be read: {exc}") from None
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

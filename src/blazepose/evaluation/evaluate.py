@@ -37,6 +37,20 @@ def _stretch(points: np.ndarray, sizes: np.ndarray, side: float = 256.0) -> np.n
     return points * (side / sizes[:, None, :])
 
 
+def pose_groups(gt: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """(N,) masks of the images whose ground truth is "upside down" (head top below mid-hips) or "lying" (the
+    mid-hips -> mid-shoulders line within 30 degrees of horizontal), by the alignment of the labels."""
+    from blazepose.alignment import alignment_from_keypoints
+
+    head, hips = LSP.index("head_top"), [LSP.index("left_hip"), LSP.index("right_hip")]
+    upside = (gt[:, head, 1] > gt[:, hips, 1].mean(axis=1)) & (mask[:, head] > 0) & (mask[:, hips].min(axis=1) > 0)
+    lying = np.zeros(len(gt), bool)
+    for i in range(len(gt)):
+        a = alignment_from_keypoints(gt[i], mask[i], LSP)
+        lying[i] = a is not None and 60.0 <= abs(a.rotation) <= 120.0
+    return {"upside_down": upside, "lying": lying}
+
+
 def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray) -> dict:
     """Every metric of the report, from (N, K, 2) predictions and ground truth in original pixels."""
     torso = torso_size(gt, mask)
@@ -49,7 +63,13 @@ def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray)
         sel[:, list(joints)] = mask[:, list(joints)]
         part_curves[part] = pck_curve(pred, gt, sel, torso, THRESHOLDS)[0].tolist()
     correct, scored = pck_per_image(pred, gt, mask, torso, 0.2)
+    groups = {}
+    for name, members in pose_groups(gt, mask).items():
+        n = int(scored[members].sum())
+        groups[name] = {"images": int(members.sum()), "pck@0.2": float(correct[members].sum() / n) if n else None}
     return {
+        # the hard poses of the whole-image first pass: upside down and lying people
+        "pose_groups": groups,
         "pck@0.2": p.as_dict(),
         # per image, for paired comparisons of two reports (`compare`)
         "pck@0.2_per_image": {"correct": correct.tolist(), "scored": scored.tolist()},
@@ -67,20 +87,24 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
         raise BlazePoseError(f"--crop must be none or gt, got {crop!r}")
     if not samples:
         raise BlazePoseError("no samples to evaluate")
-    boxes = None
+    rois = None
     if crop == "gt":
-        boxes = [person_box(s.keypoints, s.mask, predictor.margin) for s in samples]
+        rois = [person_box(s.keypoints, s.mask, predictor.margin) for s in samples]
     start = time.perf_counter()
-    results = list(predictor.predict_files([s.image_path for s in samples], progress=progress, boxes=boxes))
+    results = list(predictor.predict_files([s.image_path for s in samples], progress=progress, rois=rois))
     seconds = time.perf_counter() - start
     k = LSP.num_joints
     pred = np.full((len(samples), k, 2), np.nan)
     sizes = np.ones((len(samples), 2))
-    failed = []
+    failed, nobody, fallbacks = [], 0, 0
     for i, (_, r) in enumerate(results):
         if isinstance(r, str):
             failed.append(r)  # unreadable image: scored as misses
             continue
+        if not r.people:
+            nobody += 1  # no person found: scored as misses
+            continue
+        fallbacks += predictor.detector is not None and r.people[0].box is None
         pred[i] = r.keypoints
         sizes[i] = (r.width, r.height)
     gt = np.stack([s.keypoints for s in samples]).astype(np.float64)
@@ -92,6 +116,9 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "unreadable_images": failed,
             "crop": "ground-truth crop (uses ground truth; diagnostic only)" if crop == "gt" else "whole image",
             "passes": predictor.passes,
+            "detector": predictor.detector is not None,
+            "no_person_found": nobody,
+            "whole_image_fallbacks": int(fallbacks),  # the detector found nobody; the whole image was the first pass
             "flip": predictor.flip,
             "images_per_second": len(samples) / seconds,
             "joint_names": list(LSP.joint_names),
@@ -106,7 +133,13 @@ def format_table(report: dict, title: str = "") -> str:
     p = report["pck@0.2"]
     lines = [f"## {title}" if title else "## Evaluation", ""]
     flip = ", with flip (fused per joint)" if report.get("flip") else ""
-    lines.append(f"{report['images']} images, {report['crop']}, {report['passes']} pass(es){flip}")
+    first = "detector, aligned crops" if report.get("detector") else "whole image first"
+    lines.append(f"{report['images']} images, {report['crop']} ({first}), {report['passes']} pass(es){flip}")
+    if report.get("detector"):
+        lines.append(
+            f"no person found: {report.get('no_person_found', 0)} images; whole-image fallback: "
+            f"{report.get('whole_image_fallbacks', 0)}"
+        )
     lines.append("")
     lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")
     lines.append("|" + "---|" * (len(p["per_part"]) + 2))
@@ -136,6 +169,9 @@ def format_table(report: dict, title: str = "") -> str:
     if report["unreadable_images"]:
         lines.append(f"- unreadable images (scored as misses): {len(report['unreadable_images'])}")
     lines.append(f"- throughput: {report['images_per_second']:.1f} images/s end to end (decode, all passes)")
+    for name, g in report.get("pose_groups", {}).items():
+        if g["pck@0.2"] is not None:
+            lines.append(f"- {name.replace('_', ' ')} ({g['images']} images): PCK@0.2 {100 * g['pck@0.2']:.1f} %")
     lines.append("")
     lines.append("| Joint | PCK@0.2 |")
     lines.append("|---|---|")

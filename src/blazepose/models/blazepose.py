@@ -39,6 +39,8 @@ VARIANTS = {
     # blocks are cheap. Measured in LiteRT (XNNPACK, 1 thread): Full about 0.42x MediaPipe Full's latency.
     "full": Variant((24, 48, 96, 192, 288), (0, 2, 3, 5, 6), 32, (96, 192, 288, 384), (1, 2, 3, 11)),
     "lite": Variant((16, 32, 64, 128, 192), (0, 2, 3, 4, 5), 24, (64, 128, 192, 256), (1, 2, 3, 7)),
+    # For tests and smoke runs only: every part of the network, as few layers as possible (fast to trace).
+    "tiny": Variant((8, 16, 16, 24, 32), (0, 1, 1, 1, 1), 8, (16, 24, 32, 32), (0, 0, 0, 1)),
 }
 
 
@@ -197,27 +199,6 @@ def build_blazepose(
         reg_in[name] = link(name=f"stop_{name}" if stop_gradient else f"to_reg_{name}")(stages[name])
     outputs = {"heatmap": hm["heatmap"], "offset": hm["offset"], **regression_head(reg_in)}
     return keras.Model(image, outputs, name=f"blazepose_{variant}")
-
-
-def load_network(path, what: str = "weights file") -> keras.Model:
-    """A BlazePose network saved by training (.keras), checked: the file exists, Keras reads it, and it has
-    the backbone, heatmap head and regression head. `what` names the file in errors."""
-    from pathlib import Path
-
-    from blazepose.errors import BlazePoseError
-
-    path = Path(path).expanduser()
-    if path.suffix.lower() != ".keras":
-        raise BlazePoseError(f"{what} {path}: expected a .keras model that 'blazepose train' wrote")
-    if not path.is_file():
-        raise BlazePoseError(f"{what} {path} does not exist")
-    try:
-        net = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
-        raise BlazePoseError(f"{path} is not a BlazePose Keras model: {exc}") from None
-    if not {"backbone", "heatmap_head", "regression_head"} <= {layer.name for layer in net.layers}:
-        raise BlazePoseError(f"{path} is a Keras model but not a BlazePose one (no backbone/heatmap_head)")
-    return net
 
 
 def build_from_config(cfg) -> keras.Model:

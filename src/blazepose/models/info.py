@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from blazepose.config import Config
-from blazepose.models.blazepose import build_from_config, count_params, inference_model
+from blazepose.models.blazepose import build_from_config, count_params, inference_model_for
 
 
 def forward_flops(model: keras.Model, input_size: int) -> int:
@@ -23,16 +23,28 @@ def forward_flops(model: keras.Model, input_size: int) -> int:
 
 
 def model_info(cfg: Config) -> str:
-    net = build_from_config(cfg)
-    inference = inference_model(net)
+    """Counts and FLOPs of the network of `cfg`, and of the inference model it ships as (its decode)."""
     size = cfg.data.input_size
+    if cfg.task == "detector":
+        from blazepose.models.detector import detector_from_config
+
+        net = detector_from_config(cfg)
+        lines = [
+            f"person detector {cfg.model.variant}, input {size}x{size}",
+            f"{net.name}: {count_params(net):,} params",
+        ]
+        lines += [f"{name}: {count_params(net.get_layer(name)):,} params" for name in ("backbone", "detection_head")]
+        lines.append(f"forward FLOPs per image: {forward_flops(net, size) / 1e9:.3f} G")
+        return "\n".join(lines)
+    net = build_from_config(cfg)
+    inference = inference_model_for(net, cfg)
     lines = [
         f"BlazePose {cfg.model.variant}, head {cfg.model.head}, input {size}x{size}, kernel {cfg.model.kernel_size}"
     ]
     lines.append(f"{net.name}: {count_params(net):,} params")
     for name in ("backbone", "heatmap_head", "regression_head"):
         lines.append(f"{name}: {count_params(net.get_layer(name)):,} params")
-    lines.append(f"{inference.name}: {count_params(inference):,} params")
+    lines.append(f"{inference.name} (decode {cfg.model.decode}, as it ships): {count_params(inference):,} params")
     lines.append(f"forward FLOPs per image (training model): {forward_flops(net, size) / 1e9:.3f} G")
     lines.append(f"forward FLOPs per image (inference model): {forward_flops(inference, size) / 1e9:.3f} G")
     return "\n".join(lines)

@@ -19,7 +19,12 @@ import numpy as np
 
 from blazepose.errors import BlazePoseError
 
-SUB_MODELS = ("backbone", "heatmap_head", "regression_head")
+SUB_MODELS = ("backbone", "heatmap_head", "regression_head")  # the landmark network's, in this order
+
+
+def sub_models(net: keras.Model) -> tuple[str, ...]:
+    """The named sub-models of a network, in its layer order (the landmark network's: SUB_MODELS)."""
+    return tuple(layer.name for layer in net.layers if isinstance(layer, keras.Model))
 
 
 def atomic_write(path: str | Path, write) -> Path:
@@ -37,7 +42,7 @@ def atomic_write(path: str | Path, write) -> Path:
 
 def save_checkpoint(path: str | Path, net: keras.Model, optimizer=None, state: dict | None = None) -> Path:
     arrays = {}
-    for name in SUB_MODELS:
+    for name in sub_models(net):
         for i, v in enumerate(net.get_layer(name).weights):
             arrays[f"{name}/{i:04d}"] = np.asarray(v.numpy())
     if len(arrays) != len(net.weights):
@@ -64,16 +69,15 @@ def _open(path: str | Path):
 
 
 def _arrays_by_sub_model(data, net: keras.Model) -> dict[str, list[np.ndarray]]:
-    if any(k.startswith(f"{SUB_MODELS[0]}/") for k in data.files):
-        return {
-            name: [data[k] for k in sorted(k for k in data.files if k.startswith(f"{name}/"))] for name in SUB_MODELS
-        }
+    names = sub_models(net)
+    if any("/" in k for k in data.files):
+        return {name: [data[k] for k in sorted(k for k in data.files if k.startswith(f"{name}/"))] for name in names}
     flat = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
     out, start = {}, 0
-    for name in SUB_MODELS[:-1]:
+    for name in names[:-1]:
         n = len(net.get_layer(name).weights)
         out[name], start = flat[start : start + n], start + n
-    out[SUB_MODELS[-1]] = flat[start:]
+    out[names[-1]] = flat[start:]
     return out
 
 
@@ -84,15 +88,19 @@ def fits(arrays: list, weights) -> bool:
     )
 
 
-def load_checkpoint(path: str | Path, net: keras.Model, optimizer=None, required: tuple[str, ...] = SUB_MODELS) -> dict:
+def load_checkpoint(
+    path: str | Path, net: keras.Model, optimizer=None, required: tuple[str, ...] | None = None
+) -> dict:
     """Restore the sub-models that match into `net` (and the optimizer's variables when given and saved).
 
     Every sub-model in `required` must match, else a clear error; the others are loaded when they match and
     otherwise keep their current weights. Returns the checkpoint's state dict.
     """
+    names = sub_models(net)
+    required = names if required is None else required
     with _open(path) as data:
         arrays = _arrays_by_sub_model(data, net)
-        for name in SUB_MODELS:
+        for name in names:
             weights = net.get_layer(name).weights
             if fits(arrays[name], weights):
                 for a, w in zip(arrays[name], weights, strict=True):
@@ -117,4 +125,4 @@ def matching_sub_models(path: str | Path, net: keras.Model) -> list[str]:
     """Names of the sub-models of `net` that the checkpoint at `path` can fill."""
     with _open(path) as data:
         arrays = _arrays_by_sub_model(data, net)
-        return [name for name in SUB_MODELS if fits(arrays[name], net.get_layer(name).weights)]
+        return [name for name in sub_models(net) if fits(arrays[name], net.get_layer(name).weights)]

@@ -17,30 +17,37 @@ from keras import ops
 from blazepose.config import Config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
-from blazepose.losses import LOSS_NAMES, choose_sides, compute_losses, distill_loss
+from blazepose.losses import DETECTION_LOSS_NAMES, LOSS_NAMES, choose_sides, compute_losses, distill_loss
 from blazepose.models.blazepose import HEADS
-from blazepose.training.checkpoint import SUB_MODELS
+from blazepose.training.checkpoint import SUB_MODELS, sub_models
 
 
 @dataclass(frozen=True)
 class Phase:
     name: str
+    task: str  # config.task
     trainable: tuple[str, ...]  # sub-models trained in this phase
     losses: tuple[str, ...]  # losses minimised
-    metric: str  # what the validation PCK is decoded from: "heatmap", "joints", or "decode" (model.decode's)
+    # What validation scores: the PCK@0.2 of joints decoded from "heatmap", "joints", or "decode"
+    # (model.decode's); "box_ap": the detector's box AP on validation scenes.
+    metric: str
 
 
 PHASES = {
-    "heatmap": Phase("heatmap", ("backbone", "heatmap_head"), ("heatmap", "offset"), "heatmap"),
-    "regression": Phase("regression", ("regression_head",), ("coordinate", "visibility"), "joints"),
-    "finetune": Phase("finetune", SUB_MODELS, LOSS_NAMES, "decode"),
+    "heatmap": Phase("heatmap", "landmarks", ("backbone", "heatmap_head"), ("heatmap", "offset"), "heatmap"),
+    "regression": Phase("regression", "landmarks", ("regression_head",), ("coordinate", "visibility"), "joints"),
+    "finetune": Phase("finetune", "landmarks", SUB_MODELS, LOSS_NAMES, "decode"),
+    "detector": Phase("detector", "detector", ("backbone", "detection_head"), DETECTION_LOSS_NAMES, "box_ap"),
 }
 
 
 def trained_by(phase: str) -> tuple[str, ...]:
-    """Sub-models trained by `phase` or any phase before it: a checkpoint of `phase` must fill these."""
+    """Sub-models trained by `phase` or any phase of its task before it: a checkpoint of `phase` must fill these."""
     names: list[str] = []
+    task = PHASES[phase].task
     for name, p in PHASES.items():
+        if p.task != task:
+            continue
         names += [m for m in p.trainable if m not in names]
         if name == phase:
             return tuple(names)
@@ -48,14 +55,15 @@ def trained_by(phase: str) -> tuple[str, ...]:
 
 
 def phase_epochs(cfg: Config) -> dict[str, int]:
+    """The phases of the config's task, in order, with their epochs."""
     t = cfg.train
+    if cfg.task == "detector":
+        return {"detector": t.detector_epochs}
     return {"heatmap": t.heatmap_epochs, "regression": t.regression_epochs, "finetune": t.finetune_epochs}
 
 
 def phase_lr(cfg: Config, phase: str) -> float:
-    return {"heatmap": cfg.train.heatmap_lr, "regression": cfg.train.regression_lr, "finetune": cfg.train.finetune_lr}[
-        phase
-    ]
+    return getattr(cfg.train, f"{phase}_lr")
 
 
 @keras.saving.register_keras_serializable(package="blazepose")
@@ -187,7 +195,7 @@ class PoseTrainer(keras.Model):
 
 def set_phase(net: keras.Model, phase: str) -> None:
     """Freeze every sub-model this phase does not train (whole sub-models, by name)."""
-    for name in SUB_MODELS:
+    for name in sub_models(net):
         net.get_layer(name).trainable = name in PHASES[phase].trainable
 
 
@@ -236,4 +244,8 @@ def compile_for_phase(trainer: PoseTrainer, phase: str, steps_per_epoch: int) ->
     """Switch `trainer` to `phase`: freeze/unfreeze sub-models, fresh optimizer, re-compile (always)."""
     set_phase(trainer.net, phase)
     trainer.phase = PHASES[phase]
-    trainer.compile(optimizer=make_optimizer(trainer.cfg, phase, steps_per_epoch), jit_compile=False)
+    trainer.compile(
+        optimizer=make_optimizer(trainer.cfg, phase, steps_per_epoch),
+        jit_compile=False,
+        run_eagerly=trainer.cfg.train.run_eagerly,
+    )

@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from blazepose.artifacts import config_beside, load_exported_weights, load_network, npz_kind, resolve_weights
 from blazepose.codec import Codec
 from blazepose.config import Config, load_config, save_config
 from blazepose.data.datasets import load_split
@@ -43,6 +44,7 @@ from blazepose.training.checkpoint import (
     matching_sub_models,
     read_state,
     save_checkpoint,
+    sub_models,
 )
 from blazepose.training.phases import (
     PHASES,
@@ -84,6 +86,14 @@ def set_precision(mode: str) -> str:
 
 
 # --- validation -------------------------------------------------------------------------------------------
+def predict(net: keras.Model, images: np.ndarray, batch_size: int, eager: bool = False) -> dict:
+    """`net` over `images` in batches: traced (``net.predict``), or called eagerly (no tracing; tiny runs)."""
+    if not eager:
+        return net.predict(images, batch_size=batch_size, verbose=0)
+    outs = [net(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+    return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
+
+
 class ValidationSet:
     """The validation split as arrays: person crops (no augmentation) and their joints in input pixels."""
 
@@ -97,9 +107,10 @@ class ValidationSet:
         self.images = np.stack([e["image"] for e in examples])
         self.joints = codec.denormalize(np.stack([e["joints"] for e in examples]))
         self.mask = np.stack([e["mask"] for e in examples])
+        self.eager = cfg.train.run_eagerly
 
     def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
-        out = net.predict(self.images, batch_size=batch_size, verbose=0)
+        out = predict(net, self.images, batch_size, self.eager)
         if source == "heatmap":
             pred, _ = self.codec.decode(out["heatmap"], out["offset"])
         else:
@@ -109,22 +120,27 @@ class ValidationSet:
 
 def validation_source(cfg: Config, phase: str) -> str:
     """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
-    regression phase's joints, and in the finetune phase the model's own decode (``model.decode``)."""
+    regression phase's joints, and in the finetune phase the model's own decode (``model.decode``); the
+    detector phase scores box AP."""
     metric = PHASES[phase].metric
     if metric == "decode":
         return "heatmap" if cfg.model.decode == "heatmap" else "joints"
     return metric
 
 
+# Per task: the validation figure's key in logs and state.json, and its name in messages.
+VALIDATION = {"landmarks": ("val_pck", "validation PCK@0.2"), "detector": ("val_ap", "validation box AP")}
+
+
 class Validation(keras.callbacks.Callback):
-    def __init__(self, val: ValidationSet, source: str, batch_size: int):
+    def __init__(self, val, source: str, batch_size: int, key: str = "val_pck"):
         super().__init__()
-        self.val, self.source, self.batch_size = val, source, batch_size
+        self.val, self.source, self.batch_size, self.key = val, source, batch_size, key
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             with averaged_weights(self.model):
-                logs["val_pck"] = self.val.score(self.model.net, self.source, self.batch_size)
+                logs[self.key] = self.val.score(self.model.net, self.source, self.batch_size)
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -148,9 +164,9 @@ class NaNGuard(keras.callbacks.Callback):
 class Checkpointer(keras.callbacks.Callback):
     """After each good epoch: best.npz when validation PCK improved, then last.npz, then state.json."""
 
-    def __init__(self, run: Run, phase: str, guard: NaNGuard):
+    def __init__(self, run: Run, phase: str, guard: NaNGuard, key: str = "val_pck"):
         super().__init__()
-        self.run, self.phase, self.guard = run, phase, guard
+        self.run, self.phase, self.guard, self.key = run, phase, guard, key
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.failed is not None:
@@ -161,9 +177,9 @@ class Checkpointer(keras.callbacks.Callback):
         p = self.run.state["phases"].setdefault(self.phase, {"epochs_done": 0, "history": []})
         p["history"].append(record)
         p["epochs_done"] = epoch + 1
-        val = record.get("val_pck", float("nan"))
-        if "best_val_pck" not in p or val > p["best_val_pck"]:
-            p["best_val_pck"], p["best_epoch"] = val, epoch + 1
+        val, best = record.get(self.key, float("nan")), f"best_{self.key}"
+        if best not in p or val > p[best]:
+            p[best], p["best_epoch"] = val, epoch + 1
             with averaged_weights(self.model):
                 save_checkpoint(self.run.phase_dir(self.phase) / "best.npz", self.model.net, state=dict(p))
         save_checkpoint(self.run.phase_dir(self.phase) / "last.npz", self.model.net, self.model.optimizer, dict(p))
@@ -173,9 +189,10 @@ class Checkpointer(keras.callbacks.Callback):
 
 # --- the run directory ------------------------------------------------------------------------------------
 class Run:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, key: str = "val_pck", label: str = "validation PCK@0.2"):
         self.path = Path(path)
         self.state: dict = {"phases": {}}
+        self.key, self.label = key, label  # the validation figure (VALIDATION)
 
     def phase_dir(self, phase: str) -> Path:
         return self.path / phase
@@ -208,10 +225,10 @@ class Run:
                 continue
             x = [offset + h["epoch"] for h in history]
             ax_loss.plot(x, [h.get("loss", np.nan) for h in history], label=f"{phase} loss")
-            ax_pck.plot(x, [100 * h.get("val_pck", np.nan) for h in history], marker="o", ms=3, label=phase)
+            ax_pck.plot(x, [100 * h.get(self.key, np.nan) for h in history], marker="o", ms=3, label=phase)
             offset = x[-1]
         ax_loss.set(xlabel="epoch (all phases)", ylabel="training loss", yscale="log", title="Training loss")
-        ax_pck.set(xlabel="epoch (all phases)", ylabel="PCK@0.2 (%)", title="Validation PCK@0.2 (person crops)")
+        ax_pck.set(xlabel="epoch (all phases)", ylabel=f"{self.label} (%)", title=self.label)
         for ax in (ax_loss, ax_pck):
             ax.grid(alpha=0.3)
             ax.legend()
@@ -223,29 +240,15 @@ class Run:
 def config_model_path(value: str) -> Path:
     """A model that a config names (`train.init_from`, `loss.distill_from`): a file, or a packaged model's name
     ("full" or "lite")."""
-    from blazepose.inference import resolve_weights
-
-    return resolve_weights(value).expanduser()
-
-
-def _is_exported(path: Path, what: str) -> bool:
-    from blazepose.inference import is_exported_npz
-
-    try:
-        with np.load(path) as data:
-            return is_exported_npz(data)
-    except (OSError, ValueError) as exc:
-        raise BlazePoseError(f"{what} {path} is not a readable .npz file: {exc}") from None
+    return resolve_weights(value)
 
 
 def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
     """Exported inference weights (e.g. the packaged default model): they fill the sub-models that the
     export's decode kept; returns those that they cover completely."""
-    from blazepose.inference import config_beside, load_exported_weights
-
     model = load_exported_weights(path, net, config_beside(path, required=True))
     filled = {id(v) for v in model.weights}
-    return [name for name in SUB_MODELS if all(id(v) in filled for v in net.get_layer(name).weights)]
+    return [name for name in sub_models(net) if all(id(v) in filled for v in net.get_layer(name).weights)]
 
 
 def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_from:") -> list[str]:
@@ -259,8 +262,6 @@ def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_fro
     if not path.is_file():
         raise BlazePoseError(f"{what} {path} does not exist")
     if path.suffix == ".keras":
-        from blazepose.models.blazepose import load_network
-
         source = load_network(path, what)
         copied = []
         for name in SUB_MODELS:
@@ -269,7 +270,7 @@ def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_fro
                 for a, b in zip(src, dst, strict=True):
                     b.assign(a.numpy())
                 copied.append(name)
-    elif _is_exported(path, what):
+    elif npz_kind(path, what) == "exported":
         copied = _init_from_exported(net, path)
     else:
         copied = matching_sub_models(path, net)
@@ -286,8 +287,7 @@ def load_teacher(cfg: Config) -> keras.Model | None:
         return None
     if not cfg.loss.distill > 0:
         raise BlazePoseError(f"loss.distill: the teacher's weight must be above 0, got {cfg.loss.distill}")
-    from blazepose.inference import config_beside
-    from blazepose.models.blazepose import build_from_config, load_network
+    from blazepose.models.blazepose import build_from_config
 
     what = "loss.distill_from:"
     path = config_model_path(cfg.loss.distill_from)
@@ -345,6 +345,8 @@ def train(
         if not (run.path / "config.toml").is_file() or not (run.path / "state.json").is_file():
             raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
         cfg = load_config(run.path / "config.toml", overrides)
+    run.key, run.label = VALIDATION[cfg.task]
+    if resume:
         _check_sets(cfg)
         teacher = load_teacher(cfg)
         if overrides:
@@ -374,11 +376,23 @@ def train(
         raise BlazePoseError(f"data.batch_size {batch} must divide by the {strategy.num_replicas_in_sync} replicas")
     steps = cfg.train.steps_per_epoch or max(len(train_samples) // batch, 1)
     skipped = SkipCounter()
-    train_ds = make_dataset(train_samples, cfg, train=True, skipped=skipped).repeat()
-    val = ValidationSet(cfg, cfg.train.val_samples)
+    if cfg.task == "detector":
+        from blazepose.data.scenes import scene_sources
+        from blazepose.models.detector import detector_from_config
+        from blazepose.training.detector import DetectorTrainer, DetectorValidationSet, make_scene_dataset
+
+        sources, negatives = scene_sources(cfg, "train", progress=verbose == 1)
+        train_ds = make_scene_dataset(sources, negatives, cfg)
+        val = DetectorValidationSet(cfg, cfg.train.val_samples, progress=verbose == 1)
+        what = f"scenes from {len(sources)} images with people and {len(negatives)} without"
+        val_what = f"{len(val.scenes)} scenes"
+    else:
+        train_ds = make_dataset(train_samples, cfg, train=True, skipped=skipped).repeat()
+        val = ValidationSet(cfg, cfg.train.val_samples)
+        what, val_what = f"{len(train_samples)} samples", f"{len(val.images)}"
     print(
-        f"training on {len(train_samples)} samples ({', '.join(cfg.data.train_sets)}), validating on "
-        f"{len(val.images)}; {steps} steps of {batch} per epoch; {strategy.num_replicas_in_sync} replica(s), "
+        f"training on {what} ({', '.join(cfg.data.train_sets)}), validating on "
+        f"{val_what}; {steps} steps of {batch} per epoch; {strategy.num_replicas_in_sync} replica(s), "
         f"{policy}; run directory {run.path}",
         flush=True,
     )
@@ -386,8 +400,12 @@ def train(
     from blazepose.models.blazepose import build_from_config
 
     with strategy.scope():
-        net = build_from_config(cfg)
-        trainer = PoseTrainer(net, cfg, teacher)
+        if cfg.task == "detector":
+            net = detector_from_config(cfg)
+            trainer = DetectorTrainer(net, cfg)
+        else:
+            net = build_from_config(cfg)
+            trainer = PoseTrainer(net, cfg, teacher)
     if teacher is not None:
         print(f"distilling the heatmaps of {cfg.loss.distill_from} (weight {cfg.loss.distill})", flush=True)
     if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
@@ -412,14 +430,14 @@ def train(
                 best = run.state["phases"][previous]
                 print(
                     f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
-                    f"(validation PCK@0.2 {100 * best['best_val_pck']:.1f} %)",
+                    f"({run.label} {100 * best[f'best_{run.key}']:.1f} %)",
                     flush=True,
                 )
         guard = NaNGuard()
         callbacks = [
-            Validation(val, validation_source(cfg, phase), batch),
+            Validation(val, validation_source(cfg, phase), batch, run.key),
             guard,
-            Checkpointer(run, phase, guard),
+            Checkpointer(run, phase, guard, run.key),
             keras.callbacks.CSVLogger(str(run.phase_dir(phase) / "log.csv"), append=True),
             keras.callbacks.TensorBoard(str(run.path / "tensorboard" / phase), write_graph=False),
         ]
@@ -440,7 +458,7 @@ def train(
         p["done"] = True
         p["seconds"] = p.get("seconds", 0.0) + time.time() - start
         run.save_state()
-        print(f"[{phase}] best epoch {p['best_epoch']}: validation PCK@0.2 {100 * p['best_val_pck']:.1f} %", flush=True)
+        print(f"[{phase}] best epoch {p['best_epoch']}: {run.label} {100 * p[f'best_{run.key}']:.1f} %", flush=True)
         previous = phase
 
     if previous is None:
@@ -454,7 +472,7 @@ def train(
         "final_phase": previous,
         "skipped_images": skipped.count,
         "phases": {
-            name: {k: p[k] for k in ("best_epoch", "best_val_pck", "epochs_done", "seconds") if k in p}
+            name: {k: p[k] for k in ("best_epoch", f"best_{run.key}", "epochs_done", "seconds") if k in p}
             for name, p in run.state["phases"].items()
         },
     }

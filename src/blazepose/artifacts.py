@@ -1,0 +1,341 @@
+"""A model on disk: the one module that knows every weights format and the config beside it.
+
+    name            what it is                                          config beside it
+    full, lite,     the packaged models (weights/blazepose_<name>.npz)   weights/blazepose_<name>.toml
+    detector
+    *.keras         a network that 'blazepose train' wrote (all outputs) <name>.toml, else the run's config.toml
+    *.npz           a training checkpoint (runs/x/<phase>/best.npz) or   the run's config.toml / <name>.toml
+                    exported inference weights ('blazepose export')
+    *.tflite        an exported LiteRT model                             <name>.toml (+ <name>.json)
+    *.onnx          an exported ONNX model                               <name>.toml (+ <name>.json)
+
+Commands ask this module for a path (``resolve_weights``), a config (``config_beside``), a runner that maps a
+batch of crops to outputs (``load_runner``) or a trainable network (``load_network``, ``build_network``); none
+of them guesses a format itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from blazepose.config import Config, config_from_dict, load_config
+from blazepose.errors import BlazePoseError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+# The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
+PACKAGED = {"full": "blazepose_full", "lite": "blazepose_lite", "detector": "blazepose_detector"}
+LANDMARK_MODELS = ("full", "lite")
+NPZ_FORMAT = "blazepose-inference-weights"
+FORMATS = (".keras", ".npz", ".tflite", ".onnx")
+
+
+def require(module: str, package: str):
+    """Import an optional dependency, or say which package to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BlazePoseError(
+            f"{package} is not installed: pip install {package} (or pip install 'blazepose[export]')"
+        ) from None
+
+
+def packaged_path(name: str) -> Path:
+    path = WEIGHTS_DIR / f"{PACKAGED[name]}.npz"
+    if not path.is_file():
+        raise BlazePoseError(
+            f"no packaged {name} model is installed (expected {path}); pass a weights file, e.g. the model.keras "
+            "that 'blazepose train' writes into its run directory"
+        )
+    return path
+
+
+def resolve_weights(weights: str | Path | None, default: str = "full") -> Path:
+    """A weights argument as users give it: a file, a packaged model's name, or None for `default`. A file
+    of that name in the working folder wins over a packaged name. A short word that is neither (e.g. "ful")
+    is refused with the packaged names."""
+    if weights is None:
+        return packaged_path(default)
+    text = str(weights)
+    if text in PACKAGED and not Path(text).is_file():
+        return packaged_path(text)
+    path = Path(text).expanduser()
+    if not path.exists() and path.suffix.lower() not in FORMATS and "/" not in text:
+        close = difflib.get_close_matches(text, PACKAGED, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise BlazePoseError(
+            f"weights {text!r} is neither a file nor a packaged model{hint}; packaged: {', '.join(PACKAGED)}; "
+            f"files: {', '.join(FORMATS)}"
+        )
+    return path
+
+
+def config_beside(path: str | Path, required: bool = False) -> Config:
+    """The resolved config saved beside a model: <name>.toml, else config.toml in its folder or the one
+    above (a run directory, for checkpoints in runs/x/<phase>/); else the defaults, unless `required`."""
+    path = Path(path)
+    for candidate in (path.with_suffix(".toml"), path.parent / "config.toml", path.parent.parent / "config.toml"):
+        if candidate.is_file():
+            return load_config(candidate)
+    if required:
+        raise BlazePoseError(f"{path} needs its config beside it ({path.with_suffix('.toml').name} or config.toml)")
+    return config_from_dict({})
+
+
+# --- .npz: checkpoints and exported weights ---------------------------------------------------------------------
+def npz_kind(path: str | Path, what: str = "weights file") -> str:
+    """ "checkpoint" (a training checkpoint) or "exported" (inference weights); anything else is refused."""
+    try:
+        with np.load(path) as data:
+            if "state" in data.files:
+                return "checkpoint"
+            if "format" in data.files and str(data["format"]) == NPZ_FORMAT:
+                return "exported"
+    except FileNotFoundError:
+        raise BlazePoseError(f"{what} {path} does not exist") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise BlazePoseError(f"{what} {path} is not a readable .npz file: {exc}") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends, for a damaged file
+        raise BlazePoseError(f"{what} {path} is damaged ({type(exc).__name__}: {exc})") from None
+    raise BlazePoseError(f"{what} {path} is neither exported BlazePose weights nor a training checkpoint")
+
+
+def write_exported(model, path: Path, dtype) -> None:
+    """The inference weights of `model` alone (float32 or float16), in weight order."""
+    from blazepose.training.checkpoint import atomic_write
+
+    arrays = {f"w{i:04d}": np.asarray(v.numpy(), dtype) for i, v in enumerate(model.weights)}
+    arrays["format"] = np.array(NPZ_FORMAT)
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def assign_exported(path: str | Path, model) -> None:
+    """Assign exported weights at `path` to `model`'s variables, checked one by one."""
+    with np.load(path) as data:
+        keys = sorted(k for k in data.files if k.startswith("w"))
+        if len(keys) != len(model.weights):
+            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
+        for key, var in zip(keys, model.weights, strict=True):
+            if tuple(data[key].shape) != tuple(var.shape):
+                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
+            var.assign(data[key].astype(np.float32))
+
+
+def load_exported_weights(path: str | Path, net, cfg: Config):
+    """Assign exported landmark weights at `path` into `net` (a training network of `cfg`, the config exported
+    beside them); returns the inference model, which shares its variables with `net`."""
+    from blazepose.models.blazepose import inference_model_for
+
+    model = inference_model_for(net, cfg)
+    assign_exported(path, model)
+    return model
+
+
+# The named sub-models a saved network of each task must have.
+TASK_SUB_MODELS = {
+    "landmarks": ("backbone", "heatmap_head", "regression_head"),
+    "detector": ("backbone", "detection_head"),
+}
+
+
+def load_network(path, what: str = "weights file", task: str = "landmarks"):
+    """A network saved by training (.keras), checked: the file exists, Keras reads it, and it has the
+    sub-models of `task`."""
+    import keras
+
+    path = Path(path).expanduser()
+    if path.suffix.lower() != ".keras":
+        raise BlazePoseError(f"{what} {path}: expected a .keras model that 'blazepose train' wrote")
+    if not path.is_file():
+        raise BlazePoseError(f"{what} {path} does not exist")
+    import blazepose.models.layers  # noqa: F401  (registers the custom layers)
+
+    try:
+        net = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
+        raise BlazePoseError(f"{what} {path} is not a Keras model Keras can read (damaged?): {exc}") from None
+    if not set(TASK_SUB_MODELS[task]) <= {layer.name for layer in net.layers}:
+        kind = "person detector" if task == "detector" else "BlazePose landmark model"
+        raise BlazePoseError(f"{what} {path} is a Keras model but not a {kind} (no {', '.join(TASK_SUB_MODELS[task])})")
+    return net
+
+
+def build_network(cfg: Config):
+    """A fresh network of `cfg` (its task's)."""
+    if cfg.task == "detector":
+        from blazepose.models.detector import detector_from_config
+
+        return detector_from_config(cfg)
+    from blazepose.models.blazepose import build_from_config
+
+    return build_from_config(cfg)
+
+
+# --- runners: a model on disk -> batch in, arrays out ------------------------------------------------------------
+class KerasRunner:
+    """A Keras model run on batches: landmark models give (joints (B, K, 2) normalized, visibility (B, K)),
+    detectors the dict of their maps."""
+
+    def __init__(self, model, cfg: Config):
+        self.model, self.cfg = model, cfg
+        self.input_size = int(model.input.shape[1])
+        self.detector = cfg.task == "detector"
+        self.num_joints = 0 if self.detector else int(model.output["joints"].shape[1])
+
+    def __call__(self, batch: np.ndarray):
+        out = self.model.predict_on_batch(batch.astype(np.float32))
+        if self.detector:
+            return {k: np.asarray(v) for k, v in out.items()}
+        joints = np.asarray(out["joints"])
+        vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
+        return joints[..., :2], vis
+
+
+def _check_task(path: Path, cfg: Config, task: str) -> None:
+    if cfg.task != task:
+        kinds = {"detector": "a person detector (--detector)", "landmarks": "a landmark model (--weights)"}
+        raise BlazePoseError(f"{path} is {kinds[cfg.task]}; expected {kinds[task]} here")
+
+
+def check_fixed_decode(path: str | Path, cfg: Config, decode: str | None) -> None:
+    """An exported model's output was fixed at export (its config says which): refuse another one."""
+    if decode is not None and cfg.task == "landmarks" and decode != cfg.model.decode:
+        raise BlazePoseError(
+            f"{path} was exported with decode {cfg.model.decode!r}; export it again with --decode {decode} "
+            "for the other"
+        )
+
+
+def _keras_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
+    net = load_network(path, task=cfg.task)
+    if cfg.task == "detector":
+        return KerasRunner(net, cfg)
+    from blazepose.models.blazepose import inference_model_for
+
+    return KerasRunner(inference_model_for(net, cfg, decode), cfg)
+
+
+def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
+    from blazepose.training.checkpoint import load_checkpoint
+
+    kind = npz_kind(path)
+    cfg = config_beside(path, required=True)
+    net = build_network(cfg)
+    if kind == "checkpoint":
+        load_checkpoint(path, net)
+        if cfg.task == "detector":
+            return KerasRunner(net, cfg)
+        from blazepose.models.blazepose import inference_model_for
+
+        return KerasRunner(inference_model_for(net, cfg, decode), cfg)
+    check_fixed_decode(path, cfg, decode)
+    if cfg.task == "detector":
+        assign_exported(path, net)
+        return KerasRunner(net, cfg)
+    return KerasRunner(load_exported_weights(path, net, cfg), cfg)
+
+
+class TFLiteRunner:
+    """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke; outputs by name."""
+
+    def __init__(self, path: Path, cfg: Config, decode: str | None = None, num_threads: int | None = None):
+        check_fixed_decode(path, cfg, decode)
+        interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
+        try:
+            self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BlazePoseError(f"{path} is not a TFLite model LiteRT can load: {exc}") from None
+        self.cfg, self.detector = cfg, cfg.task == "detector"
+        inputs = self.interpreter.get_input_details()
+        if len(inputs) != 1:
+            raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one")
+        self.input = inputs[0]["index"]
+        self.input_size = int(inputs[0]["shape"][1])
+        self.outputs = _tflite_outputs(path, self.interpreter.get_output_details(), cfg)
+        self.num_joints = 0 if self.detector else int(self.outputs_shape["joints"][1])
+
+    @property
+    def outputs_shape(self):
+        details = {o["index"]: o["shape"] for o in self.interpreter.get_output_details()}
+        return {name: details[index] for name, index in self.outputs.items()}
+
+    def __call__(self, batch: np.ndarray):
+        results = []
+        for image in batch.astype(np.float32):
+            self.interpreter.set_tensor(self.input, image[None])
+            self.interpreter.invoke()
+            results.append({name: self.interpreter.get_tensor(index)[0] for name, index in self.outputs.items()})
+        stacked = {name: np.stack([r[name] for r in results]) for name in self.outputs}
+        if self.detector:
+            return stacked
+        return stacked["joints"], stacked["visibility"]
+
+
+def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, int]:
+    """Output name -> tensor index. The converter flattens the model's output dict in sorted key order and
+    names the results Identity, Identity_1, ...; landmark exports of other converters are told by shape."""
+    import re
+
+    wanted = ("centre", "offset", "size", "rotation", "box") if cfg.task == "detector" else ("joints", "visibility")
+    places = [re.fullmatch(r"Identity(?:_(\d+))?", o["name"].split(":")[0]) for o in details]
+    if len(details) == len(wanted) and all(places):
+        ordered = sorted(zip(places, details, strict=True), key=lambda t: int(t[0].group(1) or 0))
+        return {key: o["index"] for key, (_, o) in zip(sorted(wanted), ordered, strict=True)}
+    if cfg.task == "landmarks":
+        shapes = {tuple(o["shape"]): o["index"] for o in details}
+        joints = [s for s in shapes if len(s) == 3 and s[2] == 2]
+        vis = [s for s in shapes if len(s) == 2]
+        if joints and vis:
+            return {"joints": shapes[joints[0]], "visibility": shapes[vis[0]]}
+    raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one (outputs {len(details)})")
+
+
+class OnnxRunner:
+    """An exported .onnx model in ONNX Runtime (CPU)."""
+
+    def __init__(self, path: Path, cfg: Config, decode: str | None = None):
+        check_fixed_decode(path, cfg, decode)
+        ort = require("onnxruntime", "onnxruntime")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+            raise BlazePoseError(f"{path} is not an ONNX model ONNX Runtime can load: {exc}") from None
+        self.cfg, self.detector = cfg, cfg.task == "detector"
+        self.input = self.session.get_inputs()[0].name
+        self.input_size = int(self.session.get_inputs()[0].shape[1])
+        self.names = [o.name for o in self.session.get_outputs()]
+        wanted = ("centre", "offset", "size", "rotation", "box") if self.detector else ("joints", "visibility")
+        if not set(wanted) <= set(self.names):
+            raise BlazePoseError(f"{path} is an ONNX model but not an exported BlazePose one (outputs {self.names})")
+        self.num_joints = 0 if self.detector else int(self.session.get_outputs()[self.names.index("joints")].shape[1])
+
+    def __call__(self, batch: np.ndarray):
+        values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
+        out = dict(zip(self.names, values, strict=True))
+        return out if self.detector else (out["joints"], out["visibility"])
+
+
+def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):
+    """The runner for a model on disk (a path or a packaged name; None: the packaged Full model, or the
+    packaged detector for task "detector"). `decode` overrides the config's (Keras models and checkpoints) or
+    must match it (exported files)."""
+    path = resolve_weights(weights, "detector" if task == "detector" else "full")
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise BlazePoseError(f"weights file {path} does not exist")
+    # .npz weights are rebuilt from their config; an exported file without one is taken as a landmark model
+    cfg = config_beside(path, required=suffix == ".npz")
+    _check_task(path, cfg, task)
+    if suffix == ".keras":
+        return _keras_runner(path, cfg, decode)
+    if suffix == ".npz":
+        return _npz_runner(path, cfg, decode)
+    if suffix == ".tflite":
+        return TFLiteRunner(path, cfg, decode, num_threads)
+    return OnnxRunner(path, cfg, decode)

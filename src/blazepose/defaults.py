@@ -1,0 +1,10 @@
+"""Inference defaults, in a module that imports nothing, so that the command line can show them in --help
+without loading TensorFlow. Chosen on validation data (docs/detector.md, docs/inference_settings.md)."""
+
+# The detector: people scoring below MIN_SCORE are dropped, a box overlapping a better one by more than NMS_IOU
+# is suppressed, and at most MAX_PEOPLE are kept per image.
+MIN_SCORE = 0.3
+NMS_IOU = 0.5
+MAX_PEOPLE = 10
+# Drawings leave out joints whose score is below this.
+JOINT_THRESHOLD = 0.3
