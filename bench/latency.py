@@ -63,10 +63,10 @@ def main() -> None:
     import keras
     import onnxruntime as ort
 
+    from blazepose.artifacts import load_runner
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.export import export_model
-    from blazepose.artifacts import load_runner
     from blazepose.inference import Predictor
     from blazepose.models.blazepose import build_from_config, count_params, inference_model
     from blazepose.models.info import forward_flops

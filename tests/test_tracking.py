@@ -63,11 +63,11 @@ def test_video_command_writes_a_video_and_json_lines(smoke_run, data_root, tmp_p
         writer.write(np.roll(frame, 3 * i, axis=1))
     writer.release()
     out, lines = tmp_path / "tracked.avi", tmp_path / "tracked.jsonl"
-    args = ["video", str(clip), "--weights", str(smoke_run / "model.keras"), "--output", str(out)]
+    args = ["video", str(clip), "--weights", str(smoke_run / "model.keras"), "--output", str(out), "--detector", "none"]
     assert main([*args, "--json", str(lines), "--quiet"]) == 0
     records = [json.loads(line) for line in lines.read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(6))
-    # no detector installed here: every frame has the one tracked person
+    # no detector: every frame has the one tracked person of the whole-image passes
     assert all(len(r["people"]) == 1 and len(r["people"][0]["keypoints"]) == 14 for r in records)
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
@@ -82,3 +82,24 @@ def test_video_mistakes(tmp_path, capsys):
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
     assert main(["video", str(junk), "--json", str(tmp_path / "x.jsonl")]) == 2
+
+
+def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_lost():
+    from tests.helpers import BrightestPixelDetector
+
+    class ScoredByBrightness(BrightestPixelRunner):  # joint scores: the crop's brightest value (0 when dark)
+        def __call__(self, batch):
+            joints, _ = super().__call__(batch)
+            bright = batch.reshape(len(batch), -1).max(axis=1, keepdims=True) / 255.0
+            return joints, np.repeat(bright, self.num_joints, axis=1).astype(np.float32)
+
+    detector = BrightestPixelDetector()
+    tracker = PoseTracker(Predictor(runner=ScoredByBrightness(), detector_runner=detector, passes=2), smooth=False)
+    for i, x in enumerate(np.linspace(100, 160, 6)):
+        pred = tracker.update(blob(x, 150), i / 30)
+        assert len(pred.people) == 1 and np.abs(pred.keypoints[0] - (x, 150)).max() <= 1.5
+    assert detector.calls == 1 and tracker.detections == 1  # then the ROI from the previous frame
+    tracker.update(np.zeros((300, 500, 3), np.uint8), 6 / 30)  # the person is gone: scores 0, track lost
+    assert tracker.roi is None
+    tracker.update(blob(200, 100), 7 / 30)
+    assert detector.calls == 2 and tracker.detections == 2

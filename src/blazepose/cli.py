@@ -35,8 +35,9 @@ examples:
 
 WEIGHTS_HELP = "landmark model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
 DETECTOR_HELP = (
-    "person detector: a file (.keras, .npz, .tflite, .onnx), 'detector' for the packaged one, or 'none' for the "
-    "whole-image passes (one person); default: the packaged detector when installed"
+    "person detector: 'detector' for the packaged one, or a file (.keras, .npz, .tflite, .onnx); default: none, "
+    "the whole-image passes (one person): the packaged detector is not yet good enough to be the default "
+    "(docs/detector.md)"
 )
 
 
@@ -269,6 +270,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     cfg = load_config(None, [f"data.root={args.data_root}"] if args.data_root else [])
     if args.dataset != "lsp":
         return _evaluate_coco(args, cfg)
+    args.split = args.split or "test"
     if args.split == "all":
         raise BlazePoseError("--split all is for COCO folders; LSP has train / val / test (im1001-im2000)")
     samples = load_split(cfg.data, args.split)
@@ -302,7 +304,7 @@ def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
             f"--dataset {args.dataset}: expected lsp, coco, or a COCO folder with annotations/person_keypoints_*.json"
         )
     images = next((d for d in (folder / jsons[0].stem.split("_")[-1], folder / "images") if d.is_dir()), folder)
-    part = {"test": "all", "val": "val", "all": "all"}[args.split]
+    part = {"test": "all", "val": "val", "all": "all", None: "val"}[args.split]
     predictor = _predictor(args, args.batch_size, max_people=args.max_people)
     report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
@@ -544,10 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--split",
-        default="test",
         choices=["test", "val", "all"],
         help="LSP: test = im1001-im2000 (default), val = the validation part of the train half; COCO: val = "
-        "the validation half (images at odd places in id order), test / all = every image",
+        "the validation half (images at odd places in id order; default), test / all = every image",
     )
     ev.add_argument(
         "--crop",

@@ -82,8 +82,9 @@ def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
 
 class Predictor:
     """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
-    `detector_runner` instead of `detector` (a path, "detector" for the packaged one, None: the packaged one
-    when installed, "none": no detector)."""
+    `detector_runner` instead of `detector` (a file, or "detector" for the packaged one; None or "none": no
+    detector, the whole-image passes: the packaged detector is not yet good enough to be the default,
+    docs/detector.md)."""
 
     def __init__(
         self,
@@ -111,8 +112,7 @@ class Predictor:
             raise BlazePoseError(f"max people must be at least 1, got {max_people}")
         if not 0.0 <= min_score <= 1.0:
             raise BlazePoseError(f"min score must be between 0 and 1, got {min_score}")
-        own = runner is None  # a caller's runner (tests, benchmarks) gets no detector unless given one
-        if own:
+        if runner is None:
             weights = resolve_weights(weights)
             runner = load_runner(weights, decode)
         self.runner = runner
@@ -130,8 +130,8 @@ class Predictor:
                 f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
                 f"this toolkit's LSP skeleton has {self.skeleton.num_joints}"
             )
-        if detector_runner is None and detector != "none" and (own or detector is not None):
-            detector_runner = _default_detector(detector)
+        if detector_runner is None and detector not in (None, "none"):
+            detector_runner = load_runner(detector, task="detector")
         self.detector = detector_runner
         self.detection_codec = DetectionCodec(detector_runner.input_size) if detector_runner is not None else None
         self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
@@ -288,17 +288,6 @@ def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton=LSP) -> tuple[np
     person's left and right joints exchanged."""
     index = skeleton.flip_index
     return joints[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32), vis[:, index]
-
-
-def _default_detector(detector):
-    """The detector runner: a given path or name, else the packaged one when it is installed (else None)."""
-    from blazepose.artifacts import PACKAGED, WEIGHTS_DIR
-
-    if detector is None:
-        if not (WEIGHTS_DIR / f"{PACKAGED['detector']}.npz").is_file():
-            return None
-        detector = "detector"
-    return load_runner(detector, task="detector")
 
 
 def _r(value: float, digits: int = 2) -> float:

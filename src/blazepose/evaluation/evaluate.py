@@ -133,8 +133,8 @@ def format_table(report: dict, title: str = "") -> str:
     p = report["pck@0.2"]
     lines = [f"## {title}" if title else "## Evaluation", ""]
     flip = ", with flip (fused per joint)" if report.get("flip") else ""
-    first = "detector, aligned crops" if report.get("detector") else "whole image first"
-    lines.append(f"{report['images']} images, {report['crop']} ({first}), {report['passes']} pass(es){flip}")
+    first = ", detector first" if report.get("detector") else ""
+    lines.append(f"{report['images']} images, {report['crop']}{first}, {report['passes']} pass(es){flip}")
     if report.get("detector"):
         lines.append(
             f"no person found: {report.get('no_person_found', 0)} images; whole-image fallback: "
