@@ -1,13 +1,14 @@
 """Predictor: an image in, as a user gives it -> the people in it, keypoints in original image pixels.
 
-With a person detector (the paper's pipeline):
+With a person detector (the paper's pipeline; opt-in until the packaged detector beats the default, see
+docs/detector.md):
   1. the whole image, letterboxed to the detector's square input -> people: score, box and alignment
      (centre = mid-hips, radius of the circle around the body, rotation of the hips -> shoulders line);
   2. each person's upright crop (``Alignment.crop``) -> landmarks;
   3. with ``passes`` >= 2, a re-crop: the square around those landmarks in the upright frame, turned by the
      rotation the landmarks themselves give -> landmarks again.
-Without one (``detector="none"``; or for an image where the detector finds nobody, when ``fallback``), the
-whole image letterboxed is the first pass and the re-crops follow (one person). Nothing from the ground truth
+Without one (the default; or for an image where the detector finds nobody, when ``fallback``), the whole image
+letterboxed is the first pass and the re-crops follow (one person). Nothing from the ground truth
 is used, unless a caller passes ``rois`` explicitly (the evaluation's labelled ``--crop gt`` diagnostic, the
 tracker's ROI from the previous frame).
 
@@ -206,10 +207,6 @@ class Predictor:
             rotation = a.rotation if a is not None else 0.0
         cx, cy, side = upright_box(kps, ones, rotation, self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
-
-    def recrop_box(self, keypoints: np.ndarray, image: np.ndarray) -> Roi:
-        """The axis-aligned re-crop (no rotation), as the whole-image path uses."""
-        return self.recrop(keypoints, image, 0.0)
 
     def _refine(self, images, kps, vis, passes: int, rotations):
         for _ in range(passes - 1):
