@@ -467,3 +467,32 @@ def test_regression_head_can_fit_a_small_batch():
     for _ in range(40):
         last = trainer.train_on_batch(x, y, return_dict=True)["coordinate_loss"]
     assert last < 0.5 * first, (first, last)
+
+
+def test_damaged_checkpoints_and_state_give_one_clear_line(smoke_run, tmp_path, capsys):
+    import shutil
+
+    from blazepose.cli import main
+    from blazepose.training.train import train
+
+    run = tmp_path / "run"
+    shutil.copytree(smoke_run, run)
+    last = run / "heatmap" / "last.npz"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated, as by a full disk
+    with pytest.raises(BlazePoseError, match=r"heatmap/last.npz is damaged or not a checkpoint .*best.npz"):
+        train(None, run, resume=True, verbose=0)
+    (run / "heatmap" / "best.npz").write_bytes(b"")  # empty weights file given to predict
+    image = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(image)
+    assert main(["predict", str(image), "--weights", str(run / "heatmap" / "best.npz"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "best.npz" in err and "Traceback" not in err
+
+    run2 = tmp_path / "run2"
+    shutil.copytree(smoke_run, run2)
+    (run2 / "state.json").write_text('{"phases": {"heat')  # truncated state: rebuilt from the last.npz files
+    summary = train(None, run2, resume=True, verbose=0)
+    assert "state.json is damaged" in capsys.readouterr().err
+    assert summary["phases"]["finetune"]["epochs_done"] == 1 and (run2 / "model.keras").is_file()

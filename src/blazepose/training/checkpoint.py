@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import keras
@@ -53,9 +55,22 @@ def save_checkpoint(path: str | Path, net: keras.Model, optimizer=None, state: d
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+# What reading a damaged (empty, truncated, overwritten) .npz raises, from np.load or from reading an array.
+DAMAGED = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError)
+
+
+def _damaged(path, exc) -> BlazePoseError:
+    hint = " (resume from the phase's best.npz with train.init_from, or start again)" if path.name == "last.npz" else ""
+    return BlazePoseError(f"checkpoint {path} is damaged or not a checkpoint ({type(exc).__name__}: {exc}){hint}")
+
+
 def read_state(path: str | Path) -> dict:
-    with np.load(path) as data:
-        return json.loads(data["state"].tobytes().decode())
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            return json.loads(data["state"].tobytes().decode())
+    except DAMAGED as exc:
+        raise _damaged(path, exc) from None
 
 
 def _open(path: str | Path):
@@ -64,8 +79,8 @@ def _open(path: str | Path):
         raise BlazePoseError(f"checkpoint {path} does not exist")
     try:
         return np.load(path)
-    except (OSError, ValueError) as exc:
-        raise BlazePoseError(f"{path} is not a readable checkpoint: {exc}") from None
+    except DAMAGED as exc:
+        raise _damaged(path, exc) from None
 
 
 def _arrays_by_sub_model(data, net: keras.Model) -> dict[str, list[np.ndarray]]:
@@ -96,6 +111,13 @@ def load_checkpoint(
     Every sub-model in `required` must match, else a clear error; the others are loaded when they match and
     otherwise keep their current weights. Returns the checkpoint's state dict.
     """
+    try:
+        return _load_checkpoint(Path(path), net, optimizer, required)
+    except DAMAGED as exc:
+        raise _damaged(Path(path), exc) from None
+
+
+def _load_checkpoint(path: Path, net: keras.Model, optimizer, required: tuple[str, ...] | None) -> dict:
     names = sub_models(net)
     required = names if required is None else required
     with _open(path) as data:

@@ -201,7 +201,11 @@ class Run:
         atomic_write(self.path / "state.json", lambda f: f.write(json.dumps(self.state, indent=1).encode()))
 
     def load_state(self) -> None:
-        self.state = json.loads((self.path / "state.json").read_text())
+        try:
+            self.state = json.loads((self.path / "state.json").read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):  # a damaged file: every phase's last.npz has its part
+            print(f"warning: {self.path / 'state.json'} is damaged; rebuilt from the phases' last.npz", file=sys.stderr)
+            self.state = {"phases": {}}
         # A phase's last.npz may be one epoch ahead of state.json (killed in between): it is the truth.
         for phase in PHASES:
             last = self.phase_dir(phase) / "last.npz"
