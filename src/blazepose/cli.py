@@ -308,7 +308,7 @@ def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
     predictor = _predictor(args, args.batch_size, max_people=args.max_people)
     report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
-    report["detector"] = str(args.detector or "default")
+    report["detector"] = str(args.detector or "none")
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
@@ -572,8 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
         "video",
         help="track one person through a video file or a webcam, with smoothing",
         description="The first frame (and any frame after the track is lost: mean joint score below 0.2) runs the "
-        "detector; later frames crop around the previous frame's keypoints, upright, and run one pass. Keypoints "
-        "are smoothed with a One Euro filter. Writes a drawn video and/or one JSON line per frame.",
+        "detector (--detector) or, by default, the whole-image passes; later frames crop around the previous "
+        "frame's keypoints, upright, and run one pass. Keypoints are smoothed with a One Euro filter. Writes a "
+        "drawn video and/or one JSON line per frame.",
     )
     vd.add_argument("source", nargs="?", help="video file")
     vd.add_argument("--camera", type=int, help="webcam index instead of a file (e.g. 0)")
