@@ -346,6 +346,11 @@ def scene_sources(cfg, part: str, progress: bool = True) -> tuple[list[SceneSour
     return with_people, [s for s in loaded if not s.people and not s.ignore]
 
 
+def photos_of(sources: list[SceneSource]) -> list[SceneSource]:
+    """The sources that are photos with people (COCO), as opposed to the pose datasets' crops."""
+    return [s for s in sources if s.skeleton.name == "coco"]
+
+
 def scene_to_coco(scenes: list[Scene]) -> dict:
     """Ground truth of scenes as a COCO detection json (ignore boxes as crowd regions), for pycocotools."""
     images, annotations = [], []

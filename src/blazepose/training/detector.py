@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from blazepose.codec import DETECTION_OUTPUTS, DetectionCodec
 from blazepose.config import Config
-from blazepose.data.scenes import Scene, make_scene, scene_sources, scene_to_coco
+from blazepose.data.scenes import Scene, make_scene, photos_of, scene_sources, scene_to_coco
 from blazepose.losses import DETECTION_LOSS_NAMES, detection_losses
 
 # Loss weights (every target is of order 1: grid cells, log radius, sin / cos, box edges in radii).
@@ -40,7 +40,7 @@ def make_scene_dataset(sources, negatives, cfg: Config, seed: int | None = None)
     seed = cfg.seed if seed is None else seed
     channels = {"centre": 1, "centre_weight": 1, "reg_weight": 1, "rot_weight": 1, **DETECTION_OUTPUTS}
 
-    photos = [s for s in sources if s.skeleton.name == "coco"]
+    photos = photos_of(sources)
 
     def _load(element_seed):
         rng = np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF])
@@ -137,7 +137,7 @@ class DetectorValidationSet:
         sources, negatives = scene_sources(cfg, "val", progress)
         rng = np.random.default_rng(12345)
         count = limit or VAL_SCENES
-        photos = [s for s in sources if s.skeleton.name == "coco"]
+        photos = photos_of(sources)
         self.scenes = [
             make_scene(sources, negatives, rng, cfg.data.input_size, photos, cfg.data.photo_share) for _ in range(count)
         ]
