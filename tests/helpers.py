@@ -9,8 +9,9 @@ class BrightestPixelRunner:
     input_size = 64
     num_joints = 14
 
-    def __init__(self):
+    def __init__(self, presence: float | None = None):
         self.crops = []
+        self.presence = presence  # every crop's presence output (None: a model without one)
 
     def __call__(self, batch):
         self.crops.append(batch)
@@ -18,7 +19,8 @@ class BrightestPixelRunner:
         flat = batch[..., 0].reshape(b, -1).argmax(axis=1)
         y, x = np.divmod(flat, self.input_size)
         xy = (np.stack([x, y], axis=-1).astype(np.float32) + 0.5) / self.input_size  # Codec.normalize
-        return np.repeat(xy[:, None, :], self.num_joints, axis=1), np.ones((b, self.num_joints), np.float32)
+        presence = None if self.presence is None else np.full(b, self.presence, np.float32)
+        return np.repeat(xy[:, None, :], self.num_joints, axis=1), np.ones((b, self.num_joints), np.float32), presence
 
 
 def blob(x, y, h=300, w=500, sigma=5.0):

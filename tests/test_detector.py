@@ -113,3 +113,16 @@ def test_predict_with_a_detector_reports_people_and_says_when_there_is_none(dete
     assert main([*args, str(detector_run / "model.keras"), "--min-score", "0.99", "--output", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["predictions"][0]["people"] == []
     assert "no person found in 1" in capsys.readouterr().err
+
+
+def test_a_detector_run_can_start_from_the_packaged_detector_and_a_landmark_run_cannot():
+    from blazepose.artifacts import build_network
+    from blazepose.config import load_config
+    from blazepose.errors import BlazePoseError
+    from blazepose.training.train import init_weights
+
+    cfg = load_config(None, ["task=detector", "model.variant=detector", "data.input_size=224"])
+    assert init_weights(build_network(cfg), "detector") == ["backbone", "detection_head"]
+    tiny = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16"])
+    with pytest.raises(BlazePoseError, match="holds a detector model; this config trains a landmarks model"):
+        init_weights(build_network(tiny), "detector")

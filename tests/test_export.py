@@ -28,14 +28,18 @@ def test_float32_exports_match_keras_and_carry_their_config(exported, name):
 
 
 def test_exported_models_predict_like_keras(exported, smoke_run, data_root, tmp_path):
+    """Keypoints and the presence output (the smoke model's is barely trained: --min-presence 0 keeps it)."""
     image = str(data_root / "lsp" / "images" / "im1001.jpg")
-    results = {}
+    results, presence = {}, {}
     for weights in (smoke_run / "model.keras", exported / "m.tflite", exported / "m.onnx"):
         out = tmp_path / f"{weights.name}.json"
-        assert main(["predict", image, "--weights", str(weights), "--output", str(out), "--quiet"]) == 0
-        results[weights.suffix] = np.array(json.loads(out.read_text())["predictions"][0]["people"][0]["keypoints"])
+        args = ["predict", image, "--weights", str(weights), "--min-presence", "0"]
+        assert main([*args, "--output", str(out), "--quiet"]) == 0
+        person = json.loads(out.read_text())["predictions"][0]["people"][0]
+        results[weights.suffix], presence[weights.suffix] = np.array(person["keypoints"]), person["presence"]
     for suffix in (".tflite", ".onnx"):
         np.testing.assert_allclose(results[suffix][:, :2], results[".keras"][:, :2], atol=0.1)
+        assert presence[suffix] == pytest.approx(presence[".keras"], abs=1e-3)
 
 
 @pytest.mark.slow
@@ -97,8 +101,8 @@ def test_heatmap_tie_allowance_still_catches_a_broken_export(smoke_run, tmp_path
             input_size, num_joints = runner.input_size, runner.num_joints
 
             def __call__(self, batch):
-                joints, vis = runner(batch)
-                return joints * [-1.0, 1.0] + [1.0, 0.0], vis
+                joints, vis, presence = runner(batch)
+                return joints * [-1.0, 1.0] + [1.0, 0.0], vis, presence
 
         return Broken()
 
@@ -173,18 +177,19 @@ def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run,
     assert path.stat().st_size < 0.6 * (smoke_run / "model.keras").stat().st_size
     monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path)
     image = np.asarray(Image.open(data_root / "lsp" / "images" / "im1001.jpg"))
-    default = Predictor().predict_arrays([image])[0]  # no weights given: the packaged (here: patched) default
-    keras = Predictor(smoke_run / "model.keras").predict_arrays([image])[0]
+    default = Predictor(min_presence=0).predict_arrays([image])[0]  # no weights: the packaged (here: patched) default
+    keras = Predictor(smoke_run / "model.keras", min_presence=0).predict_arrays([image])[0]
     np.testing.assert_allclose(default.keypoints, keras.keypoints, atol=1.0)
+    assert default.people[0].presence == pytest.approx(keras.people[0].presence, abs=2e-3)
 
 
 def test_training_checkpoints_can_be_evaluated_directly(smoke_run, data_root, tmp_path):
     out = tmp_path / "p.json"
     image = str(data_root / "lsp" / "images" / "im1001.jpg")
-    args = ["predict", image, "--weights", str(smoke_run / "finetune" / "best.npz"), "--output", str(out), "--quiet"]
-    assert main(args) == 0
+    keep = ["--min-presence", "0", "--output", str(out), "--quiet"]
+    assert main(["predict", image, "--weights", str(smoke_run / "presence" / "best.npz"), *keep]) == 0
     ckpt = np.array(json.loads(out.read_text())["predictions"][0]["people"][0]["keypoints"])
-    assert main(["predict", image, "--weights", str(smoke_run / "model.keras"), "--output", str(out), "--quiet"]) == 0
+    assert main(["predict", image, "--weights", str(smoke_run / "model.keras"), *keep]) == 0
     final = np.array(json.loads(out.read_text())["predictions"][0]["people"][0]["keypoints"])
     np.testing.assert_allclose(ckpt, final, atol=1e-3)  # model.keras is the final phase's best epoch
 
@@ -205,7 +210,8 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
     for name, extra in (("keras", ["--weights", weights, "--decode", "heatmap"]), ("tflite", ["--weights", str(out)])):
         path = tmp_path / f"{name}.json"
         # One pass: the same crop for both, whatever a tie did (a second pass crops around the first's joints).
-        assert main(["predict", image, *extra, "--passes", "1", "--output", str(path), "--quiet"]) == 0
+        args = ["predict", image, *extra, "--passes", "1", "--min-presence", "0"]
+        assert main([*args, "--output", str(path), "--quiet"]) == 0
         results[name] = np.array(json.loads(path.read_text())["predictions"][0]["people"][0]["keypoints"])
     # A peak's score does not jump with a tie (rounded to 1e-4 in the file); its place may, for a joint or two.
     np.testing.assert_allclose(results["tflite"][:, 2], results["keras"][:, 2], atol=2e-4)

@@ -46,7 +46,7 @@ class QueueRunner:
 
     def __call__(self, batch):
         joints, vis = self.outputs.pop(0)
-        return np.float32(joints)[None], np.float32(vis)[None]
+        return np.float32(joints)[None], np.float32(vis)[None], None
 
 
 def test_flip_swaps_sides_averages_agreeing_joints_and_keeps_the_surer_of_two_disagreeing():
@@ -59,7 +59,7 @@ def test_flip_swaps_sides_averages_agreeing_joints_and_keeps_the_surer_of_two_di
     mirrored[5], mirrored_vis[5] = [0.30, 0.88], 0.7  # the mirror's left ankle is the right ankle: (0.70, 0.88)
     mirrored[0], mirrored_vis[0] = [0.60, 0.90], 0.3  # the mirror's right ankle is the left ankle: (0.40, 0.90)
     predictor = Predictor(runner=QueueRunner((plain, plain_vis), (mirrored, mirrored_vis)), flip=True)
-    joints, vis = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
+    joints, vis, _ = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
     # Neck: 0.028 apart (< 0.1), averaged: ((0.40 + 0.42) / 2, (0.50 + 0.52) / 2), score (0.9 + 0.7) / 2.
     np.testing.assert_allclose(joints[0, 12], [0.41, 0.51], atol=1e-6)
     np.testing.assert_allclose(vis[0, 12], 0.8, atol=1e-6)
@@ -122,7 +122,7 @@ def test_predict_json_layout_and_skipped_files(smoke_run, data_root, tmp_path, c
     out = tmp_path / "preds.json"
     draw = tmp_path / "drawn"
     args = ["predict", str(folder), "--weights", str(smoke_run / "model.keras"), "--output", str(out)]
-    assert main([*args, "--draw", str(draw), "--detector", "none", "--quiet"]) == 0
+    assert main([*args, "--draw", str(draw), "--detector", "none", "--min-presence", "0", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "skipped 1 unreadable file" in err
     data = json.loads(out.read_text())
@@ -131,7 +131,7 @@ def test_predict_json_layout_and_skipped_files(smoke_run, data_root, tmp_path, c
     for p in data["predictions"]:
         assert list(p) == ["image", "width", "height", "people"]
         (person,) = p["people"]  # no detector: the whole-image passes give one person
-        assert list(person) == ["score", "keypoints"]
+        assert list(person) == ["score", "keypoints", "presence"]
         assert len(person["keypoints"]) == 14 and all(len(k) == 3 for k in person["keypoints"])
     w, h = Image.open(folder / "im1001.jpg").size
     assert (data["predictions"][0]["width"], data["predictions"][0]["height"]) == (w, h)

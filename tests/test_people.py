@@ -34,3 +34,17 @@ def test_degenerate_images_are_answered_without_a_traceback(predictor, shape):
     image = np.zeros((*shape, 3), np.uint8)
     pred = predictor.predict_arrays([image])[0]
     assert (pred.width, pred.height) == (shape[1], shape[0]) and isinstance(pred.people, list)
+
+
+def test_the_whole_image_pipeline_answers_nobody_on_a_photo_without_people(data_root):
+    """The packaged Full model's presence output (docs/presence.md): coco_mini's landscape photo has nobody in
+    it (presence 0.025 measured), an LSP image has its person (0.77 and above on LSP's validation part)."""
+    from blazepose.data.images import load_image
+    from blazepose.inference import Predictor
+
+    predictor = Predictor("full")  # no detector: the default pipeline
+    landscape = load_image(data_root / "coco_mini" / "train2017" / "000000107438.jpg")[0]
+    person = load_image(data_root / "lsp" / "images" / "im0005.jpg")[0]
+    nobody, somebody = predictor.predict_arrays([landscape, person])
+    assert nobody.people == []
+    assert len(somebody.people) == 1 and somebody.people[0].presence > 0.5

@@ -44,8 +44,8 @@ def test_tracker_follows_a_moving_person_with_one_pass_per_frame():
 def test_tracker_restarts_from_the_whole_image_when_lost():
     class Invisible(BrightestPixelRunner):
         def __call__(self, batch):
-            joints, vis = super().__call__(batch)
-            return joints, vis * 0.0
+            joints, vis, presence = super().__call__(batch)
+            return joints, vis * 0.0, presence
 
     runner = Invisible()
     tracker = PoseTracker(Predictor(runner=runner, passes=2))
@@ -64,7 +64,7 @@ def test_video_command_writes_a_video_and_json_lines(smoke_run, data_root, tmp_p
     writer.release()
     out, lines = tmp_path / "tracked.avi", tmp_path / "tracked.jsonl"
     args = ["video", str(clip), "--weights", str(smoke_run / "model.keras"), "--output", str(out), "--detector", "none"]
-    assert main([*args, "--json", str(lines), "--quiet"]) == 0
+    assert main([*args, "--min-presence", "0", "--json", str(lines), "--quiet"]) == 0
     records = [json.loads(line) for line in lines.read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(6))
     # no detector: every frame has the one tracked person of the whole-image passes
@@ -89,9 +89,9 @@ def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_los
 
     class ScoredByBrightness(BrightestPixelRunner):  # joint scores: the crop's brightest value (0 when dark)
         def __call__(self, batch):
-            joints, _ = super().__call__(batch)
+            joints, _, presence = super().__call__(batch)
             bright = batch.reshape(len(batch), -1).max(axis=1, keepdims=True) / 255.0
-            return joints, np.repeat(bright, self.num_joints, axis=1).astype(np.float32)
+            return joints, np.repeat(bright, self.num_joints, axis=1).astype(np.float32), presence
 
     detector = BrightestPixelDetector()
     tracker = PoseTracker(Predictor(runner=ScoredByBrightness(), detector_runner=detector, passes=2), smooth=False)
@@ -103,3 +103,16 @@ def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_los
     assert tracker.roi is None
     tracker.update(blob(200, 100), 7 / 30)
     assert detector.calls == 2 and tracker.detections == 2
+
+
+def test_tracker_is_lost_when_the_presence_output_says_nobody():
+    """A model with a presence output: the track ends on presence, not on the joint scores (which stay 1)."""
+    runner = BrightestPixelRunner(presence=0.9)
+    tracker = PoseTracker(Predictor(runner=runner, passes=2))
+    tracker.update(blob(200, 100), 0.0)
+    assert tracker.roi is not None
+    runner.presence = 0.1  # the tracked crop no longer holds a person
+    pred = tracker.update(blob(200, 100), 1 / 30)
+    assert tracker.roi is None and pred.people[0].presence == pytest.approx(0.1)
+    tracker.update(blob(200, 100), 2 / 30)  # lost: the whole-image passes again, which find nobody
+    assert tracker.roi is None and len(runner.crops) == 2 + 1 + 2

@@ -32,6 +32,7 @@ def _batch(cfg, b=2, k=14):
         "visibility": np.ones((b, k), "f4"),
         "mask": np.ones((b, k), "f4"),
         "either_side": np.ones((b,), "f4"),
+        "presence": np.array([1.0, 0.0] * (b // 2) + [1.0] * (b % 2), "f4"),
     }
     return x, y
 
@@ -52,21 +53,25 @@ def _compile_eager(trainer, phase):
         ("heatmap", {"backbone", "heatmap_head"}),
         ("regression", {"regression_head"}),
         ("finetune", {"backbone", "heatmap_head", "regression_head"}),
+        ("presence", {"presence_head"}),
     ],
 )
 def test_frozen_sub_models_stay_bit_identical(phase, trained):
+    """Only the phase's sub-models change; the presence phase leaves every weight the keypoints use as it was."""
     from blazepose.models.blazepose import build_from_config
-    from blazepose.training.phases import SUB_MODELS, PoseTrainer, compile_for_phase
+    from blazepose.training.phases import PoseTrainer, compile_for_phase, sub_models
 
-    cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16"])
+    cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16", "model.presence=true"])
     net = build_from_config(cfg)
     trainer = PoseTrainer(net, cfg)
     compile_for_phase(trainer, "finetune", 10)  # a different phase first: the switch must re-compile
     _compile_eager(trainer, phase)
-    before = {n: [w.numpy().copy() for w in net.get_layer(n).weights] for n in SUB_MODELS}
+    names = sub_models(net)
+    assert set(names) == {"backbone", "heatmap_head", "regression_head", "presence_head"}
+    before = {n: [w.numpy().copy() for w in net.get_layer(n).weights] for n in names}
     x, y = _batch(cfg)
     trainer.train_on_batch(x, y)
-    for name in SUB_MODELS:
+    for name in names:
         after = [w.numpy() for w in net.get_layer(name).weights]
         identical = all(np.array_equal(a, b) for a, b in zip(before[name], after, strict=True))
         assert identical == (name not in trained), name
@@ -76,7 +81,7 @@ def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.phases import PoseTrainer, phase_epochs
 
-    cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16"])
+    cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16", "model.presence=true"])
     cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, either_side_sets=("lspet",)))
     trainer = PoseTrainer(build_from_config(cfg), cfg)
     x, y = _batch(cfg)
@@ -246,7 +251,8 @@ def test_smoke_training_runs_every_phase_and_writes_the_run_dir(smoke_cfg, smoke
 
     run = smoke_run
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["phases"]) == {"heatmap", "regression", "finetune"}
+    assert set(summary["phases"]) == {"heatmap", "regression", "finetune", "presence"}
+    assert 0.0 <= summary["phases"]["presence"]["best_val_presence"] <= 1.0
     for phase in summary["phases"]:
         assert (run / phase / "best.npz").is_file() and (run / phase / "last.npz").is_file()
         assert (run / phase / "log.csv").read_text().count("\n") == 1 + summary["phases"][phase]["epochs_done"]
@@ -360,15 +366,16 @@ def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
     expected = build_from_config(smoke_cfg)
     load_checkpoint(smoke_run / "heatmap" / "best.npz", expected)
     net = build_from_config(smoke_cfg)
-    assert init_weights(net, smoke_run / "heatmap" / "best.npz") == ["backbone", "heatmap_head", "regression_head"]
-    assert all(same(net, expected, n) for n in ("backbone", "heatmap_head", "regression_head"))
+    every = ["backbone", "heatmap_head", "regression_head", "presence_head"]
+    assert init_weights(net, smoke_run / "heatmap" / "best.npz") == every
+    assert all(same(net, expected, n) for n in every)
     # Another head type: backbone and heatmap head are copied, the regression head keeps its own weights.
     other = build_from_config(
         dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
     )
-    assert init_weights(other, smoke_run / "model.keras") == ["backbone", "heatmap_head"]
+    assert init_weights(other, smoke_run / "model.keras") == ["backbone", "heatmap_head", "presence_head"]
     final = build_from_config(smoke_cfg)
-    load_checkpoint(smoke_run / "finetune" / "best.npz", final)
+    load_checkpoint(smoke_run / "presence" / "best.npz", final)
     assert same(other, final, "backbone") and same(other, final, "heatmap_head")
     wrong = load_config(None, ["model.variant=lite", "data.input_size=128", "data.heatmap_size=32"])
     with pytest.raises(BlazePoseError, match="shares no sub-model"):
@@ -383,8 +390,9 @@ def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_
     from blazepose.training.train import init_weights
 
     final = build_from_config(smoke_cfg)
-    load_checkpoint(smoke_run / "finetune" / "best.npz", final)
-    for decode, filled in (("heatmap", ["backbone", "heatmap_head"]), ("regression", ["backbone", "regression_head"])):
+    load_checkpoint(smoke_run / "presence" / "best.npz", final)  # model.keras: the last phase's best epoch
+    for decode, kept in (("heatmap", "heatmap_head"), ("regression", "regression_head")):
+        filled = ["backbone", kept, "presence_head"]
         path = tmp_path / f"{decode}.npz"
         export_model(smoke_run / "model.keras", "npz", path, decode=decode, parity_count=2)
         net = build_from_config(smoke_cfg)
@@ -418,7 +426,9 @@ def test_a_teacher_can_be_exported_weights_a_checkpoint_or_a_packaged_model(smok
     np.testing.assert_allclose(got, heatmap_branch(hm, x, False)["heatmap"].numpy(), atol=1e-6)
     # weights exported for the regression decode keep no heatmap head: nothing to distil
     export_model(smoke_run / "model.keras", "npz", tmp_path / "rg.npz", decode="regression", parity_count=2)
-    with pytest.raises(BlazePoseError, match=r"rg.npz holds no heatmap head .* \(it has backbone, regression_head\)"):
+    with pytest.raises(
+        BlazePoseError, match=r"rg.npz holds no heatmap head .* \(it has backbone, regression_head, presence_head\)"
+    ):
         teacher(str(tmp_path / "rg.npz"))
     # "full" and "lite" name the packaged models, as --weights does; a file of that name would win
     assert config_model_path("lite").name == "blazepose_lite.npz"
@@ -442,7 +452,8 @@ def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg,
     # Another head: the regression head does not fit; required -> clear error, otherwise left as it is.
     linear = dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
     third = build_from_config(linear)
-    assert matching_sub_models(smoke_run / "regression" / "best.npz", third) == ["backbone", "heatmap_head"]
+    fitting = ["backbone", "heatmap_head", "presence_head"]
+    assert matching_sub_models(smoke_run / "regression" / "best.npz", third) == fitting
     with pytest.raises(BlazePoseError, match="its regression_head .* does not fit"):
         load_checkpoint(smoke_run / "regression" / "best.npz", third)
     before = [w.numpy().copy() for w in third.get_layer("regression_head").weights]

@@ -125,11 +125,14 @@ def assign_exported(path: str | Path, model) -> None:
 
 
 def load_exported_weights(path: str | Path, net, cfg: Config):
-    """Assign exported landmark weights at `path` into `net` (a training network of `cfg`, the config exported
-    beside them); returns the inference model, which shares its variables with `net`."""
-    from blazepose.models.blazepose import inference_model_for
+    """Assign exported weights at `path` into `net` (a training network of `cfg`, the config exported beside
+    them); returns the inference model, which shares its variables with `net` (a detector is its own)."""
+    if cfg.task == "detector":
+        model = net
+    else:
+        from blazepose.models.blazepose import inference_model_for
 
-    model = inference_model_for(net, cfg)
+        model = inference_model_for(net, cfg)
     assign_exported(path, model)
     return model
 
@@ -176,8 +179,8 @@ def build_network(cfg: Config):
 
 # --- runners: a model on disk -> batch in, arrays out ------------------------------------------------------------
 class KerasRunner:
-    """A Keras model run on batches: landmark models give (joints (B, K, 2) normalized, visibility (B, K)),
-    detectors the dict of their maps."""
+    """A Keras model run on batches: landmark models give (joints (B, K, 2) normalized, visibility (B, K),
+    presence (B,) or None for a model without that output), detectors the dict of their maps."""
 
     def __init__(self, model, cfg: Config):
         self.model, self.cfg = model, cfg
@@ -191,7 +194,11 @@ class KerasRunner:
             return {k: np.asarray(v) for k, v in out.items()}
         joints = np.asarray(out["joints"])
         vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
-        return joints[..., :2], vis
+        return joints[..., :2], vis, _presence(out)
+
+
+def _presence(out: dict) -> np.ndarray | None:
+    return np.asarray(out["presence"], np.float32).reshape(-1) if "presence" in out else None
 
 
 def _check_task(path: Path, cfg: Config, task: str) -> None:
@@ -272,7 +279,7 @@ class TFLiteRunner:
         stacked = {name: np.stack([r[name] for r in results]) for name in self.outputs}
         if self.detector:
             return stacked
-        return stacked["joints"], stacked["visibility"]
+        return stacked["joints"], stacked["visibility"], _presence(stacked)
 
 
 def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, int]:
@@ -281,6 +288,8 @@ def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, i
     import re
 
     wanted = ("centre", "offset", "size", "rotation", "box") if cfg.task == "detector" else ("joints", "visibility")
+    if cfg.task == "landmarks" and cfg.model.presence:
+        wanted = (*wanted, "presence")
     places = [re.fullmatch(r"Identity(?:_(\d+))?", o["name"].split(":")[0]) for o in details]
     if len(details) == len(wanted) and all(places):
         ordered = sorted(zip(places, details, strict=True), key=lambda t: int(t[0].group(1) or 0))
@@ -316,7 +325,7 @@ class OnnxRunner:
     def __call__(self, batch: np.ndarray):
         values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
         out = dict(zip(self.names, values, strict=True))
-        return out if self.detector else (out["joints"], out["visibility"])
+        return out if self.detector else (out["joints"], out["visibility"], _presence(out))
 
 
 def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):

@@ -149,6 +149,7 @@ def _predictor(args: argparse.Namespace, batch_size: int, **kw):
         decode=args.decode,
         detector=args.detector,
         min_score=args.min_score,
+        min_presence=args.min_presence,
         **kw,
     )
 
@@ -390,9 +391,16 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshold: bool = True) -> None:
-    from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_SCORE
+    from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_PRESENCE, MIN_SCORE
 
     parser.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
+    parser.add_argument(
+        "--min-presence",
+        type=float,
+        default=MIN_PRESENCE,
+        help="drop people whose crop the landmark model's presence output scores below this (0..1; default "
+        f"{MIN_PRESENCE}; 0 keeps everyone; models without a presence output are not filtered)",
+    )
     parser.add_argument(
         "--min-score",
         type=float,

@@ -77,6 +77,9 @@ class ModelConfig:
     # The regression head sees the backbone and decoder through a stop-gradient (the paper), so its loss trains
     # only itself. false: in the finetune phase the regression loss also trains the backbone and decoder.
     regression_stop_gradient: bool = True
+    # A presence output (the paper's pose flag): the probability that the crop holds a person, from a small
+    # head on the backbone's last stage (behind a stop-gradient), trained by the presence phase alone.
+    presence: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,14 @@ class TrainConfig:
     regression_epochs: int = 40
     finetune_epochs: int = 0
     detector_epochs: int = 40  # the one phase of task = "detector"
+    # Phase 4 (model.presence): the presence head alone, on person crops and crops with nobody; every other
+    # weight frozen, so the keypoints do not change.
+    presence_epochs: int = 0
     heatmap_lr: float = 1e-3
     regression_lr: float = 1e-3
     finetune_lr: float = 1e-4
     detector_lr: float = 2e-3
+    presence_lr: float = 1e-3
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to lr x final_lr_fraction
     final_lr_fraction: float = 0.01
     weight_decay: float = 1e-4  # AdamW
@@ -303,10 +310,12 @@ RANGES = (
     ("train.regression_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.finetune_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.detector_epochs", lambda v: v >= 0, "an integer >= 0"),
+    ("train.presence_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.heatmap_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.regression_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.finetune_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.detector_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("train.presence_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("train.ema_momentum", lambda v: 0 <= v < 1, "0 (off) or a number in (0, 1)"),
 )
@@ -320,6 +329,11 @@ def check_ranges(cfg: Config, where: str) -> None:
         value = getattr(getattr(cfg, section), key)
         if not ok(value):
             raise BlazePoseError(f"{where}: {dotted} = {value!r}; expected {expected}")
+    if cfg.task == "landmarks" and cfg.train.presence_epochs > 0 and not cfg.model.presence:
+        raise BlazePoseError(
+            f"{where}: train.presence_epochs = {cfg.train.presence_epochs} trains a presence output the model has "
+            "none of: set model.presence = true"
+        )
     if cfg.task == "landmarks" and cfg.data.heatmap_size * 4 != cfg.data.input_size:
         raise BlazePoseError(
             f"{where}: data.heatmap_size = {cfg.data.heatmap_size}; the landmark network's heatmaps are at stride 4, "

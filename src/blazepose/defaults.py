@@ -10,3 +10,6 @@ MAX_PEOPLE = 10
 # image in) 0.2 leaves out 6 % of the joints, 2.7 % of the correct ones (within 0.2 torso); 0.3 leaves out
 # 19 %, 11 % of the correct ones: the heatmap peak tells good joints from bad ones only weakly.
 JOINT_THRESHOLD = 0.2
+# A landmark model with a presence output (the paper's pose flag) drops a person whose presence is below this,
+# and the video tracker drops its track (docs/presence.md).
+MIN_PRESENCE = 0.5

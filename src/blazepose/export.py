@@ -182,10 +182,16 @@ def export_model(
 
     # Parity on real validation crops, in input pixels.
     images = parity_images(cfg, parity_count).astype(np.float32)
-    ref = np.concatenate([keras_runner(images[i : i + 1])[0] for i in range(len(images))]) * size
+    ref_out = [keras_runner(images[i : i + 1]) for i in range(len(images))]
     runner = load_runner(output)
-    got = np.concatenate([runner(images[i : i + 1])[0] for i in range(len(images))]) * size
+    got_out = [runner(images[i : i + 1]) for i in range(len(images))]
+    ref = np.concatenate([o[0] for o in ref_out]) * size
+    got = np.concatenate([o[0] for o in got_out]) * size
     diff = np.linalg.norm(ref - got, axis=-1)
+    presence_diff = None
+    if cfg.model.presence:
+        gaps = [np.abs(a[2] - b[2]) for a, b in zip(ref_out, got_out, strict=True)]
+        presence_diff = float(np.max(np.concatenate(gaps)))
     limit = MAX_DIFF_PX[quantize]
     beyond = diff > limit
     ties = np.zeros_like(beyond)
@@ -206,6 +212,11 @@ def export_model(
             "visibility": "(1, 14) probability"
             if cfg.model.decode == "regression"
             else "(1, 14) heatmap peak score (sigmoid of the peak logit)",
+            **(
+                {"presence": "(1, 1) probability that the crop holds a person (the pose flag)"}
+                if cfg.model.presence
+                else {}
+            ),
         },
         "decode": cfg.model.decode,
         "joint_names": list(LSP.joint_names),
@@ -216,9 +227,15 @@ def export_model(
             "limit_px": limit,
             "joints_beyond_limit": int(beyond.sum()),
             "heatmap_ties": int(ties.sum()),  # of those, moved between near-equal heatmap peaks
+            **({} if presence_diff is None else {"presence_max_diff": presence_diff, "presence_limit": PRESENCE_LIMIT}),
         },
     }
     meta_path(output).write_text(json.dumps(meta, indent=1))
+    if presence_diff is not None and presence_diff > PRESENCE_LIMIT:
+        raise BlazePoseError(
+            f"{output}: the presence output differs from the Keras model's by up to {presence_diff:.3f} on "
+            f"{len(images)} validation crops (limit {PRESENCE_LIMIT})"
+        )
     if unexplained:
         raise BlazePoseError(
             f"{output}: keypoints differ from the Keras model by up to {diff.max():.2f} px (mean {diff.mean():.2f}) "
@@ -227,6 +244,10 @@ def export_model(
             + (f", not counting {int(ties.sum())} moved between near-equal heatmap peaks" if ties.any() else "")
         )
     return meta
+
+
+# The presence output of an export may differ from the Keras model's by this much (a probability).
+PRESENCE_LIMIT = 0.05
 
 
 def meta_path(output: str | Path) -> Path:

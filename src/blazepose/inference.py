@@ -31,7 +31,7 @@ from blazepose.codec import Codec, Detection, DetectionCodec
 from blazepose.config import config_from_dict
 from blazepose.data.images import MIN_SIDE, load_image
 from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
-from blazepose.defaults import MAX_PEOPLE, MIN_SCORE, NMS_IOU
+from blazepose.defaults import MAX_PEOPLE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
@@ -54,6 +54,7 @@ class Person:
     score: float  # the detector's score (with no detector: the mean joint score)
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 from the detector
     alignment: Alignment | None = None  # from the detector
+    presence: float | None = None  # the landmark model's presence output (None: the model has none)
 
 
 @dataclass
@@ -85,7 +86,11 @@ class Predictor:
     """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
     `detector_runner` instead of `detector` (a file, or "detector" for the packaged one; None or "none": no
     detector, the whole-image passes: the packaged detector is not yet good enough to be the default,
-    docs/detector.md)."""
+    docs/detector.md).
+
+    With a landmark model that has a presence output, a person whose presence is below `min_presence` is
+    dropped (an image with nobody gives no people), unless `fallback` keeps the best one of an image that
+    would otherwise have none (single-person evaluation)."""
 
     def __init__(
         self,
@@ -104,6 +109,7 @@ class Predictor:
         fallback: bool = False,
         align_margin: float = ALIGN_MARGIN,
         upright: bool = True,
+        min_presence: float = MIN_PRESENCE,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -113,6 +119,9 @@ class Predictor:
             raise BlazePoseError(f"max people must be at least 1, got {max_people}")
         if not 0.0 <= min_score <= 1.0:
             raise BlazePoseError(f"min score must be between 0 and 1, got {min_score}")
+        if not 0.0 <= min_presence <= 1.0:
+            raise BlazePoseError(f"min presence must be between 0 and 1, got {min_presence}")
+        self.min_presence = min_presence
         if runner is None:
             weights = resolve_weights(weights)
             runner = load_runner(weights, decode)
@@ -142,39 +151,45 @@ class Predictor:
     # --- the networks on crops -------------------------------------------------------------------------------
     def _run(self, images: list[np.ndarray], mats: list[np.ndarray]):
         """One landmark pass: warp each (image, matrix) crop, run the network in batches, map back to original
-        pixels. Returns (K, 2) keypoints and (K,) scores per crop."""
+        pixels. Returns (K, 2) keypoints, (K,) scores and the presence (None for a model without one) per crop."""
         if not mats:
-            return np.zeros((0, self.skeleton.num_joints, 2), np.float32), np.zeros((0, self.skeleton.num_joints))
-        kps, vis = [], []
+            k = self.skeleton.num_joints
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k)), np.zeros((0,), np.float32)
+        kps, vis, pres = [], [], []
         for start in range(0, len(mats), self.batch_size):
             stop = start + self.batch_size
             crops = np.stack(
                 [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
             )
-            joints, v = self._infer(crops)
+            joints, v, p = self._infer(crops)
             kps.append(self.codec.denormalize(joints))
             vis.append(v)
+            pres.append(p)
         kps_input, vis = np.concatenate(kps), np.concatenate(vis)
+        presence = None if pres[0] is None else np.concatenate(pres)
         kps_orig = np.stack([transform_points(k, invert_affine(m)) for k, m in zip(kps_input, mats, strict=True)])
-        return kps_orig, vis
+        return kps_orig, vis, presence
 
-    def _infer(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The network on a batch of crops -> (normalized joints (B, K, 2), visibility (B, K)). With `flip`,
+    def _infer(self, crops: np.ndarray):
+        """The network on a batch of crops -> (normalized joints (B, K, 2), visibility (B, K), presence (B,) or
+        None). With `flip` (the presence is then the mean of the two),
         the mirrored crops too: mirroring maps normalized x to 1 - x exactly (pixel centres sit at
         (x + 0.5) / size) and swaps the person's left and right joints. Per joint, two estimates within
         `flip_agreement` of each other are averaged; otherwise the one with the higher score is kept (where the
         two disagree about left and right, their mean would lie between the limbs)."""
-        joints, vis = self.runner(crops)
+        joints, vis, presence = self.runner(crops)
         if not self.flip:
-            return joints, vis
-        joints_m, vis_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
+            return joints, vis, presence
+        joints_m, vis_m, presence_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
         joints_m, vis_m = mirror_joints(joints_m, vis_m, self.skeleton)
         agree = np.linalg.norm(joints - joints_m, axis=-1) < self.flip_agreement
         mirrored_better = vis_m > vis
         fused = np.where(
             agree[..., None], (joints + joints_m) / 2, np.where(mirrored_better[..., None], joints_m, joints)
         )
-        return fused, np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m))
+        if presence is not None:
+            presence = (presence + presence_m) / 2
+        return fused, np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m)), presence
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """The detector on whole images (letterboxed) -> detections in original pixels, best first."""
@@ -208,11 +223,22 @@ class Predictor:
         cx, cy, side = upright_box(kps, ones, rotation, self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
 
-    def _refine(self, images, kps, vis, passes: int, rotations):
+    def _refine(self, images, found, passes: int, rotations):
+        """Re-crop passes after the first; `found` is a `_run` result (keypoints, scores, presence)."""
         for _ in range(passes - 1):
-            rois = [self.recrop(k, img, rot) for k, img, rot in zip(kps, images, rotations, strict=True)]
-            kps, vis = self._run(images, [_roi_matrix(r, self.size) for r in rois])
-        return kps, vis
+            rois = [self.recrop(k, img, rot) for k, img, rot in zip(found[0], images, rotations, strict=True)]
+            found = self._run(images, [_roi_matrix(r, self.size) for r in rois])
+        return found
+
+    def _people(self, found) -> list[Person]:
+        kps, vis, presence = found
+        return [
+            Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v)), presence=_maybe(presence, i))
+            for i, (k, v) in enumerate(zip(kps, vis, strict=True))
+        ]
+
+    def _present(self, person: Person) -> bool:
+        return person.presence is None or person.presence >= self.min_presence
 
     # --- images -> predictions -------------------------------------------------------------------------------
     def predict_arrays(
@@ -222,12 +248,12 @@ class Predictor:
         detector; `passes` overrides the predictor's pass count (a tracker runs one pass on its own ROI)."""
         passes = passes or self.passes
         preds = [Prediction(img.shape[1], img.shape[0]) for img in images]
-        if rois is not None:
-            kps, vis = self._run(images, [_roi_matrix(r, self.size) for r in rois])
+        if rois is not None:  # the caller's crops: the person is kept whatever the presence (the caller decides)
+            found = self._run(images, [_roi_matrix(r, self.size) for r in rois])
             # an upright ROI (with a rotation) is refined upright; an axis-aligned one stays axis-aligned
-            kps, vis = self._refine(images, kps, vis, passes, [None if len(r) > 3 else 0.0 for r in rois])
-            for p, k, v in zip(preds, kps, vis, strict=True):
-                p.people.append(Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v))))
+            found = self._refine(images, found, passes, [None if len(r) > 3 else 0.0 for r in rois])
+            for p, person in zip(preds, self._people(found), strict=True):
+                p.people.append(person)
             return preds
         whole = list(range(len(images)))
         if self.detector is not None:
@@ -236,18 +262,21 @@ class Predictor:
             flat = [d for dets in detections for d in dets]
             crop_images = [images[i] for i in owners]
             aligned = [d.alignment if self.upright else dataclasses.replace(d.alignment, rotation=0.0) for d in flat]
-            kps, vis = self._run(crop_images, [a.crop(self.size, self.align_margin) for a in aligned])
-            kps, vis = self._refine(crop_images, kps, vis, passes, [None if self.upright else 0.0] * len(flat))
-            for i, d, k, v in zip(owners, flat, kps, vis, strict=True):
-                preds[i].people.append(Person(k.astype(np.float32), v.astype(np.float32), d.score, d.box, d.alignment))
-            whole = [i for i, dets in enumerate(detections) if not dets] if self.fallback else []
+            found = self._run(crop_images, [a.crop(self.size, self.align_margin) for a in aligned])
+            found = self._refine(crop_images, found, passes, [None if self.upright else 0.0] * len(flat))
+            for i, d, person in zip(owners, flat, self._people(found), strict=True):
+                person = dataclasses.replace(person, score=d.score, box=d.box, alignment=d.alignment)
+                if self._present(person):
+                    preds[i].people.append(person)
+            whole = [i for i, p in enumerate(preds) if not p.people] if self.fallback else []
         if whole:
             sub = [images[i] for i in whole]
             boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in sub]
-            kps, vis = self._run(sub, [_roi_matrix(b, self.size) for b in boxes])
-            kps, vis = self._refine(sub, kps, vis, passes, [0.0] * len(sub))
-            for i, k, v in zip(whole, kps, vis, strict=True):
-                preds[i].people.append(Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v))))
+            found = self._run(sub, [_roi_matrix(b, self.size) for b in boxes])
+            found = self._refine(sub, found, passes, [0.0] * len(sub))
+            for i, person in zip(whole, self._people(found), strict=True):
+                if self.fallback or self._present(person):
+                    preds[i].people.append(person)
         return preds
 
     def predict_files(self, paths: list[str | Path], progress: bool = True, rois: list | None = None):
@@ -280,6 +309,10 @@ class Predictor:
                 bar.update(len(chunk))
 
 
+def _maybe(values: np.ndarray | None, i: int) -> float | None:
+    return None if values is None else float(values[i])
+
+
 def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton=LSP) -> tuple[np.ndarray, np.ndarray]:
     """Normalized joints (B, K, 2) predicted on mirrored crops -> the unmirrored crop's: x -> 1 - x and the
     person's left and right joints exchanged."""
@@ -299,6 +332,8 @@ def person_json(person: Person) -> dict:
             for (x, y), v in zip(person.keypoints, person.visibility, strict=True)
         ],
     }
+    if person.presence is not None:
+        out["presence"] = round(float(person.presence), 4)
     if person.box is not None:
         out["box"] = [_r(v) for v in person.box]
     if person.alignment is not None:
@@ -321,7 +356,8 @@ def predictions_json(items: list[tuple[str, Prediction]], skeleton=LSP) -> dict:
 def coco_results(items: list[tuple[str, Prediction]], skeleton=LSP) -> list[dict]:
     """COCO keypoint results (what pycocotools' loadRes reads): one entry per person, the 17 COCO keypoints
     with the joints the skeleton shares filled in (score 1) and the others zero. The image id is the file
-    name's number (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list."""
+    name's number (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list. The score is
+    the person's score times its presence (when the model has one)."""
     from blazepose.evaluation.coco_eval import shared_joints
 
     ours, theirs = shared_joints(skeleton)
@@ -338,7 +374,7 @@ def coco_results(items: list[tuple[str, Prediction]], skeleton=LSP) -> list[dict
                     "image_id": image_id,
                     "category_id": 1,
                     "keypoints": [round(float(v), 2) for v in kps.reshape(-1)],
-                    "score": round(float(person.score), 4),
+                    "score": round(float(person.score * (1.0 if person.presence is None else person.presence)), 4),
                 }
             )
     return out

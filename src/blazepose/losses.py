@@ -96,6 +96,10 @@ def compute_losses(
         out["heatmap"] = fn(y_true["heatmap"], ops.cast(y_pred["heatmap"], "float32"), y_true["heatmap_weight"])
     if "offset" in names:
         out["offset"] = offset_loss(y_true["offset"], ops.cast(y_pred["offset"], "float32"), y_true["offset_weight"])
+    if "presence" in names:
+        p = ops.clip(ops.cast(ops.reshape(y_pred["presence"], (-1,)), "float32"), 1e-6, 1.0 - 1e-6)
+        t = ops.reshape(y_true["presence"], (-1,))
+        out["presence"] = -ops.mean(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p))
     if "coordinate" in names or "visibility" in names:
         xy, vis = split_joints(y_pred)
         mask = y_true["mask"]

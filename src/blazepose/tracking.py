@@ -1,12 +1,14 @@
 """Tracking across video frames, as the paper does it: the first frame (or a lost track) runs the detector
 (or, without one, the whole-image passes); every later frame takes its ROI from the previous frame's keypoints,
 upright by the rotation they give, and runs one landmark pass. The track is lost when the person's presence
-score (the mean joint score) drops below a threshold. The keypoints are smoothed with a One Euro filter
-(Casiez et al., CHI 2012): little lag when the person moves fast, little jitter when they hold still.
+(the landmark model's presence output; for a model without one, the mean joint score) drops below a
+threshold. The keypoints are smoothed with a One Euro filter (Casiez et al., CHI 2012): little lag when the
+person moves fast, little jitter when they hold still.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -51,8 +53,9 @@ class PoseTracker:
     """Feed frames in order with `update(frame, t)`; returns the (smoothed) prediction for each, holding the
     tracked person (or nobody).
 
-    The track is dropped, and the next frame starts again from the detector, when the mean joint score falls
-    below `min_visibility`.
+    The track is dropped, and the next frame starts again from the detector, when the person's presence falls
+    below the predictor's `min_presence` (a landmark model with a presence output: the paper's way), else when
+    the mean joint score falls below `min_visibility`.
     """
 
     def __init__(
@@ -74,6 +77,11 @@ class PoseTracker:
         self.roi = None
         self.filter.reset()
 
+    def present(self, person: Person) -> bool:
+        if person.presence is not None:
+            return person.presence >= self.predictor.min_presence
+        return float(np.mean(person.visibility)) >= self.min_visibility
+
     def update(self, frame: np.ndarray, t: float) -> Prediction:
         if self.roi is None:
             self.detections += 1
@@ -85,12 +93,12 @@ class PoseTracker:
             return pred
         person = pred.people[0]
         pred.people = [person]
-        if float(np.mean(person.visibility)) < self.min_visibility:
+        if not self.present(person):
             self.reset()
             return pred
         # The next crop follows the raw keypoints (smoothing would make the crop lag behind the person).
         self.roi = self.predictor.recrop(person.keypoints, frame, rotation=None)
         if self.smooth:
             smoothed = self.filter(person.keypoints, t).astype(np.float32)
-            pred.people = [Person(smoothed, person.visibility, person.score, person.box, person.alignment)]
+            pred.people = [dataclasses.replace(person, keypoints=smoothed)]
         return pred

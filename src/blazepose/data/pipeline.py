@@ -22,7 +22,17 @@ from blazepose.data.transforms import augment, person_box
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP, Skeleton
 
-TARGET_KEYS = ("heatmap", "offset", "offset_weight", "heatmap_weight", "joints", "visibility", "mask", "either_side")
+TARGET_KEYS = (
+    "heatmap",
+    "offset",
+    "offset_weight",
+    "heatmap_weight",
+    "joints",
+    "visibility",
+    "mask",
+    "either_side",
+    "presence",  # 1: the crop holds the person (every sample); 0: a crop with nobody (data/negatives.py)
+)
 
 
 class SkipCounter:
@@ -72,6 +82,7 @@ def load_example(
         "mask": mask.astype(np.float32),
         # 1: the loss may read this sample's left/right labels either way round (loss.either_side_sets)
         "either_side": np.float32(sample.dataset in cfg.loss.either_side_sets),
+        "presence": np.float32(1.0),
     }
 
 
@@ -129,6 +140,7 @@ def make_dataset(
         "visibility": (k,),
         "mask": (k,),
         "either_side": (),
+        "presence": (),
     }
 
     def _map(index, element_seed):
@@ -146,8 +158,52 @@ def make_dataset(
     parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
     ds = ds.map(_map, num_parallel_calls=parallel, deterministic=True)
     ds = ds.filter(_is_ok).map(_drop_flag)
+    if batch_size == UNBATCHED:
+        return ds
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+UNBATCHED = -1  # make_dataset's batch_size for single examples (to be mixed with others, then batched)
+
+
+def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, seed: int | None = None):
+    """The presence phase's endless batches: half the examples are augmented person crops (presence 1), half
+    crops with nobody (presence 0, data.negatives; their other targets are empty)."""
+    import tensorflow as tf
+
+    from blazepose.data.negatives import draw_negative
+
+    if not negatives:
+        raise BlazePoseError("no images to draw crops without a person from (the presence phase's negatives)")
+    seed = cfg.seed if seed is None else seed
+    s, h, k = cfg.data.input_size, cfg.data.heatmap_size, LSP.num_joints
+    positives = make_dataset(samples, cfg, train=True, batch_size=UNBATCHED, seed=seed).repeat()
+
+    def _load(element_seed):
+        rng = np.random.default_rng([seed, 1, int(element_seed) & 0x7FFFFFFF])
+        ex = _empty_example(s, h, k)
+        ex["image"] = draw_negative(negatives, rng, s)
+        return (ex["image"], *(ex[key] for key in TARGET_KEYS))
+
+    out_types = (tf.uint8, *([tf.float32] * len(TARGET_KEYS)))
+    shapes = dict(zip(("image", *TARGET_KEYS), (t.shape for t in _empty_example_specs(s, h, k)), strict=True))
+
+    def _map(element_seed):
+        values = tf.numpy_function(_load, [element_seed], out_types, stateful=False)
+        for value, key in zip(values, ("image", *TARGET_KEYS), strict=True):
+            value.set_shape(shapes[key])
+        return values[0], dict(zip(TARGET_KEYS, values[1:], strict=True))
+
+    parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
+    empty = tf.data.Dataset.random(seed=seed + 1).map(_map, num_parallel_calls=parallel, deterministic=True)
+    mixed = tf.data.Dataset.sample_from_datasets([positives, empty], [0.5, 0.5], seed=seed)
+    return mixed.batch(cfg.data.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def _empty_example_specs(s: int, h: int, k: int) -> list[np.ndarray]:
+    ex = _empty_example(s, h, k)
+    return [ex["image"], *(ex[key] for key in TARGET_KEYS)]
 
 
 def _is_ok(image, targets, ok):
@@ -169,4 +225,5 @@ def _empty_example(s: int, h: int, k: int) -> dict[str, np.ndarray]:
         "visibility": np.zeros((k,), np.float32),
         "mask": np.zeros((k,), np.float32),
         "either_side": np.float32(0.0),
+        "presence": np.float32(0.0),
     }

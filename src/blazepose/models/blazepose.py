@@ -164,6 +164,22 @@ def build_regression_head(
     return keras.Model(inputs, HEADS[head].build(x, k), name="regression_head")
 
 
+PRESENCE_CHANNELS = 64
+
+
+def build_presence_head(backbone: keras.Model, bn: bool, kernel: int) -> keras.Model:
+    """The paper's pose flag: the backbone's last stage -> the probability that the crop holds a person
+    (B, 1). A 1x1 projection, one BlazeBlock, the mean and the maximum over the map, one dense layer."""
+    s5 = keras.Input(backbone.output["s5"].shape[1:], name="s5")
+    x = _conv_bn_relu(s5, PRESENCE_CHANNELS, 1, 1, bn, "presence_proj")
+    x = BlazeBlock(PRESENCE_CHANNELS, kernel, 1, bn, name="presence_block")(x)
+    pooled = layers.Concatenate(name="presence_pool")(
+        [layers.GlobalAveragePooling2D(name="presence_mean")(x), layers.GlobalMaxPooling2D(name="presence_max")(x)]
+    )
+    presence = layers.Dense(1, activation="sigmoid", name="presence", **F32)(pooled)
+    return keras.Model(s5, presence, name="presence_head")
+
+
 def build_blazepose(
     variant: str = "full",
     input_size: int = 256,
@@ -173,6 +189,7 @@ def build_blazepose(
     batch_norm: bool = True,
     heatmap_bias: float = 0.0,
     stop_gradient: bool = True,
+    presence: bool = False,
 ) -> keras.Model:
     """The training model: image -> {'heatmap', 'offset', 'joints'[, 'visibility']}, with named sub-models.
 
@@ -198,6 +215,9 @@ def build_blazepose(
     for name in ("s3", "s4", "s5"):
         reg_in[name] = link(name=f"stop_{name}" if stop_gradient else f"to_reg_{name}")(stages[name])
     outputs = {"heatmap": hm["heatmap"], "offset": hm["offset"], **regression_head(reg_in)}
+    if presence:  # always behind a stop-gradient: its loss never reaches the backbone
+        head = build_presence_head(backbone, batch_norm, kernel_size)
+        outputs["presence"] = head(StopGradient(name="stop_presence")(stages["s5"]))
     return keras.Model(image, outputs, name=f"blazepose_{variant}")
 
 
@@ -205,7 +225,15 @@ def build_from_config(cfg) -> keras.Model:
     m = cfg.model
     bias = FOCAL_PRIOR_BIAS if cfg.loss.heatmap_type == "focal" else 0.0
     return build_blazepose(
-        m.variant, cfg.data.input_size, 14, m.head, m.kernel_size, m.batch_norm, bias, m.regression_stop_gradient
+        m.variant,
+        cfg.data.input_size,
+        14,
+        m.head,
+        m.kernel_size,
+        m.batch_norm,
+        bias,
+        m.regression_stop_gradient,
+        m.presence,
     )
 
 
@@ -216,12 +244,16 @@ FOCAL_PRIOR_BIAS = -2.19
 DECODES = ("regression", "heatmap")
 
 
-def inference_model(model: keras.Model, decode: str = "regression", logits: bool = True) -> keras.Model:
-    """image -> joints (K, 2) normalized + visibility (K,) [or the head's own layout], sharing weights.
+def inference_model(
+    model: keras.Model, decode: str = "regression", logits: bool = True, presence: bool = True
+) -> keras.Model:
+    """image -> joints (K, 2) normalized + visibility (K,) [or the head's own layout] [+ presence (1,) when the
+    network has a presence head], sharing weights.
 
     decode "regression" (the paper): backbone + decoder features + regression head; the heatmap and offset
     output layers are dropped. "heatmap": backbone + heatmap head, decoded in the graph (argmax + offset,
-    `HeatmapDecoder`); the regression head is dropped. `logits`: the heatmaps are focal-loss logits.
+    `HeatmapDecoder`); the regression head is dropped. `logits`: the heatmaps are focal-loss logits. `presence`:
+    keep the presence output of a network that has one.
     """
     if decode not in DECODES:
         raise ValueError(f"unknown decode {decode!r}; known: {', '.join(DECODES)}")
@@ -230,24 +262,29 @@ def inference_model(model: keras.Model, decode: str = "regression", logits: bool
     image = keras.Input(model.input.shape[1:], name="image")
     stages = backbone(image)
     levels = {name: stages[name] for name in ("s2", "s3", "s4", "s5")}
+    extra = {}
+    if presence and "presence_head" in {layer.name for layer in model.layers}:
+        extra["presence"] = layers.Identity(name="presence")(model.get_layer("presence_head")(stages["s5"]))
     if decode == "heatmap":
         hm = heatmap_head(levels)
         joints, visibility = HeatmapDecoder(logits, name="heatmap_decoder")(hm["heatmap"], hm["offset"])
         outputs = {
             "joints": layers.Identity(name="joints")(joints),
             "visibility": layers.Identity(name="visibility")(visibility),
+            **extra,
         }
         return keras.Model(image, outputs, name=model.name + "_heatmap_inference")
     regression_head = model.get_layer("regression_head")
     decoder = keras.Model(heatmap_head.input, heatmap_head.get_layer("features").output, name="decoder")
     features = decoder(levels)
     outputs = regression_head({"features": features, **{name: stages[name] for name in ("s3", "s4", "s5")}})
+    outputs = {**outputs, **extra}
     return keras.Model(image, outputs, name=model.name + "_inference")
 
 
 def inference_model_for(model: keras.Model, cfg, decode: str | None = None) -> keras.Model:
     """`inference_model` as `cfg` says: its decode unless `decode` is given, and logits with the focal loss."""
-    return inference_model(model, decode or cfg.model.decode, cfg.loss.heatmap_type == "focal")
+    return inference_model(model, decode or cfg.model.decode, cfg.loss.heatmap_type == "focal", cfg.model.presence)
 
 
 def count_params(model: keras.Model) -> int:

@@ -29,7 +29,8 @@ class Phase:
     trainable: tuple[str, ...]  # sub-models trained in this phase
     losses: tuple[str, ...]  # losses minimised
     # What validation scores: the PCK@0.2 of joints decoded from "heatmap", "joints", or "decode"
-    # (model.decode's); "box_ap": the detector's box AP on validation scenes.
+    # (model.decode's); "box_ap": the detector's box AP on validation scenes; "presence": the presence output's
+    # balanced accuracy on validation crops with and without a person.
     metric: str
 
 
@@ -37,6 +38,7 @@ PHASES = {
     "heatmap": Phase("heatmap", "landmarks", ("backbone", "heatmap_head"), ("heatmap", "offset"), "heatmap"),
     "regression": Phase("regression", "landmarks", ("regression_head",), ("coordinate", "visibility"), "joints"),
     "finetune": Phase("finetune", "landmarks", SUB_MODELS, LOSS_NAMES, "decode"),
+    "presence": Phase("presence", "landmarks", ("presence_head",), ("presence",), "presence"),
     "detector": Phase("detector", "detector", ("backbone", "detection_head"), DETECTION_LOSS_NAMES, "box_ap"),
 }
 
@@ -59,7 +61,12 @@ def phase_epochs(cfg: Config) -> dict[str, int]:
     t = cfg.train
     if cfg.task == "detector":
         return {"detector": t.detector_epochs}
-    return {"heatmap": t.heatmap_epochs, "regression": t.regression_epochs, "finetune": t.finetune_epochs}
+    return {
+        "heatmap": t.heatmap_epochs,
+        "regression": t.regression_epochs,
+        "finetune": t.finetune_epochs,
+        "presence": t.presence_epochs,
+    }
 
 
 def phase_lr(cfg: Config, phase: str) -> float:
@@ -125,7 +132,7 @@ class PoseTrainer(keras.Model):
         self.distill_tracker = keras.metrics.Mean(name="distill_loss")
         self.linear_visibility = HEADS[cfg.model.head].linear_visibility
         self.phase = PHASES["heatmap"]
-        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in LOSS_NAMES}
+        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in (*LOSS_NAMES, "presence")}
         # fraction of the either-side samples (loss.either_side_sets) read with left and right exchanged
         self.side_swaps = keras.metrics.Mean(name="side_swaps")
 
@@ -134,10 +141,14 @@ class PoseTrainer(keras.Model):
             # The regression head neither trains nor counts in this phase: skip its forward pass.
             hm = heatmap_branch(self.net, inputs, training)
             return {"heatmap": hm["heatmap"], "offset": hm["offset"]}
+        if self.phase.name == "presence":
+            # Only the presence head trains: the backbone runs frozen, nothing else runs.
+            s5 = self.net.get_layer("backbone")(inputs, training=False)["s5"]
+            return {"presence": self.net.get_layer("presence_head")(s5, training=training)}
         return self.net(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self.cfg.loss.either_side_sets:
+        if self.cfg.loss.either_side_sets and self.phase.name != "presence":
             y, exchanged = choose_sides(y, y_pred, LSP.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
@@ -153,6 +164,7 @@ class PoseTrainer(keras.Model):
             "offset": self.cfg.loss.offset,
             "coordinate": self.cfg.loss.coordinate,
             "visibility": self.cfg.loss.visibility,
+            "presence": 1.0,
         }
         total = 0.0
         for name in self.phase.losses:

@@ -29,7 +29,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from blazepose.artifacts import config_beside, load_exported_weights, load_network, npz_kind, resolve_weights
+from blazepose.artifacts import (
+    build_network,
+    config_beside,
+    load_exported_weights,
+    load_network,
+    npz_kind,
+    resolve_weights,
+)
 from blazepose.codec import Codec
 from blazepose.config import Config, load_config, save_config
 from blazepose.data.datasets import load_split
@@ -37,7 +44,6 @@ from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
 from blazepose.errors import BlazePoseError
 from blazepose.evaluation.functional import pck, torso_size
 from blazepose.training.checkpoint import (
-    SUB_MODELS,
     atomic_write,
     fits,
     load_checkpoint,
@@ -118,6 +124,31 @@ class ValidationSet:
         return pck(pred, self.joints, self.mask, torso_size(self.joints, self.mask), 0.2).mean
 
 
+class PresenceValidationSet:
+    """The validation split's person crops (``ValidationSet``) and as many crops with nobody (data.negatives,
+    drawn once with seed 0): scores the presence output's balanced accuracy at 0.5, the mean of the share of
+    person crops it finds and the share of empty crops it rejects."""
+
+    def __init__(self, cfg: Config, poses: ValidationSet):
+        from blazepose.data.negatives import draw_negative, presence_negatives
+
+        self.positives = poses.images
+        sources = presence_negatives(cfg, "val")
+        rng = np.random.default_rng(0)
+        size = cfg.data.input_size
+        self.negatives = np.stack([draw_negative(sources, rng, size) for _ in range(len(self.positives))])
+        self.eager = cfg.train.run_eagerly
+
+    def rates(self, net: keras.Model, batch_size: int = 32) -> tuple[float, float]:
+        """(share of person crops scored >= 0.5, share of empty crops scored < 0.5)."""
+        pos = predict(net, self.positives, batch_size, self.eager)["presence"].reshape(-1)
+        neg = predict(net, self.negatives, batch_size, self.eager)["presence"].reshape(-1)
+        return float(np.mean(pos >= 0.5)), float(np.mean(neg < 0.5))
+
+    def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
+        return float(np.mean(self.rates(net, batch_size)))
+
+
 def validation_source(cfg: Config, phase: str) -> str:
     """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
     regression phase's joints, and in the finetune phase the model's own decode (``model.decode``); the
@@ -130,6 +161,12 @@ def validation_source(cfg: Config, phase: str) -> str:
 
 # Per task: the validation figure's key in logs and state.json, and its name in messages.
 VALIDATION = {"landmarks": ("val_pck", "validation PCK@0.2"), "detector": ("val_ap", "validation box AP")}
+PRESENCE_VALIDATION = ("val_presence", "validation presence accuracy")
+
+
+def phase_validation(cfg: Config, phase: str) -> tuple[str, str]:
+    """A phase's validation figure: (key, name)."""
+    return PRESENCE_VALIDATION if PHASES[phase].metric == "presence" else VALIDATION[cfg.task]
 
 
 class Validation(keras.callbacks.Callback):
@@ -229,7 +266,8 @@ class Run:
                 continue
             x = [offset + h["epoch"] for h in history]
             ax_loss.plot(x, [h.get("loss", np.nan) for h in history], label=f"{phase} loss")
-            ax_pck.plot(x, [100 * h.get(self.key, np.nan) for h in history], marker="o", ms=3, label=phase)
+            key = PRESENCE_VALIDATION[0] if phase == "presence" else self.key
+            ax_pck.plot(x, [100 * h.get(key, np.nan) for h in history], marker="o", ms=3, label=phase)
             offset = x[-1]
         ax_loss.set(xlabel="epoch (all phases)", ylabel="training loss", yscale="log", title="Training loss")
         ax_pck.set(xlabel="epoch (all phases)", ylabel=f"{self.label} (%)", title=self.label)
@@ -249,10 +287,34 @@ def config_model_path(value: str) -> Path:
 
 def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
     """Exported inference weights (e.g. the packaged default model): they fill the sub-models that the
-    export's decode kept; returns those that they cover completely."""
-    model = load_exported_weights(path, net, config_beside(path, required=True))
-    filled = {id(v) for v in model.weights}
-    return [name for name in sub_models(net) if all(id(v) in filled for v in net.get_layer(name).weights)]
+    export's decode kept (in a network built from the export's own config, which may have a presence head
+    where `net` has none, or the other way round); those that fit `net` are copied, and returned."""
+    cfg = config_beside(path, required=True)
+    if cfg.task != _task_of(net):
+        task = _task_of(net)
+        raise BlazePoseError(f"train.init_from: {path} holds a {cfg.task} model; this config trains a {task} model")
+    source = build_network(cfg)
+    filled = {id(v) for v in load_exported_weights(path, source, cfg).weights}
+    complete = [n for n in sub_models(source) if all(id(v) in filled for v in source.get_layer(n).weights)]
+    return _copy_fitting(source, net, complete)
+
+
+def _copy_fitting(source: keras.Model, net: keras.Model, names) -> list[str]:
+    """Copy the sub-models of `names` that `net` also has, with weights of the same shapes; returns those."""
+    copied = []
+    for name in names:
+        if name not in sub_models(net):
+            continue
+        src, dst = source.get_layer(name).weights, net.get_layer(name).weights
+        if fits(src, dst):
+            for a, b in zip(src, dst, strict=True):
+                b.assign(a.numpy())
+            copied.append(name)
+    return copied
+
+
+def _task_of(net: keras.Model) -> str:
+    return "detector" if "detection_head" in sub_models(net) else "landmarks"
 
 
 def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_from:") -> list[str]:
@@ -266,14 +328,8 @@ def init_weights(net: keras.Model, path: str | Path, what: str = "train.init_fro
     if not path.is_file():
         raise BlazePoseError(f"{what} {path} does not exist")
     if path.suffix == ".keras":
-        source = load_network(path, what)
-        copied = []
-        for name in SUB_MODELS:
-            src, dst = source.get_layer(name).weights, net.get_layer(name).weights
-            if fits(src, dst):
-                for a, b in zip(src, dst, strict=True):
-                    b.assign(a.numpy())
-                copied.append(name)
+        source = load_network(path, what, task=_task_of(net))
+        copied = _copy_fitting(source, net, sub_models(source))
     elif npz_kind(path, what) == "exported":
         copied = _init_from_exported(net, path)
     else:
@@ -419,6 +475,7 @@ def train(
     for phase, epochs in phase_epochs(cfg).items():
         if epochs <= 0:
             continue
+        key, label = phase_validation(cfg, phase)
         pstate = run.state["phases"].get(phase, {})
         if pstate.get("done"):
             previous = phase
@@ -432,23 +489,31 @@ def train(
             elif previous is not None:
                 load_checkpoint(run.phase_dir(previous) / "best.npz", net, required=trained_by(previous))
                 best = run.state["phases"][previous]
+                prev_key, prev_label = phase_validation(cfg, previous)
                 print(
                     f"[{phase}] starting from {previous} epoch {best['best_epoch']} "
-                    f"({run.label} {100 * best[f'best_{run.key}']:.1f} %)",
+                    f"({prev_label} {100 * best[f'best_{prev_key}']:.1f} %)",
                     flush=True,
                 )
+        phase_ds, phase_val = train_ds, val
+        if phase == "presence":
+            from blazepose.data.negatives import presence_negatives
+            from blazepose.data.pipeline import make_presence_dataset
+
+            phase_ds = make_presence_dataset(train_samples, presence_negatives(cfg, "train"), cfg)
+            phase_val = PresenceValidationSet(cfg, val)
         guard = NaNGuard()
         callbacks = [
-            Validation(val, validation_source(cfg, phase), batch, run.key),
+            Validation(phase_val, validation_source(cfg, phase), batch, key),
             guard,
-            Checkpointer(run, phase, guard, run.key),
+            Checkpointer(run, phase, guard, key),
             keras.callbacks.CSVLogger(str(run.phase_dir(phase) / "log.csv"), append=True),
             keras.callbacks.TensorBoard(str(run.path / "tensorboard" / phase), write_graph=False),
         ]
         run.phase_dir(phase).mkdir(parents=True, exist_ok=True)
         start = time.time()
         trainer.fit(
-            train_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose
+            phase_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose
         )
         if guard.failed is not None:
             epoch, step, value = guard.failed
@@ -462,7 +527,7 @@ def train(
         p["done"] = True
         p["seconds"] = p.get("seconds", 0.0) + time.time() - start
         run.save_state()
-        print(f"[{phase}] best epoch {p['best_epoch']}: {run.label} {100 * p[f'best_{run.key}']:.1f} %", flush=True)
+        print(f"[{phase}] best epoch {p['best_epoch']}: {label} {100 * p[f'best_{key}']:.1f} %", flush=True)
         previous = phase
 
     if previous is None:
@@ -476,7 +541,7 @@ def train(
         "final_phase": previous,
         "skipped_images": skipped.count,
         "phases": {
-            name: {k: p[k] for k in ("best_epoch", f"best_{run.key}", "epochs_done", "seconds") if k in p}
+            name: {k: v for k, v in p.items() if k in ("best_epoch", "epochs_done", "seconds") or k.startswith("best_")}
             for name, p in run.state["phases"].items()
         },
     }

@@ -1,0 +1,83 @@
+"""The presence output (the paper's pose flag): its negatives, the network's output, and what the pipeline does
+with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blazepose.config import load_config
+from blazepose.data.negatives import NegativeSource, draw_negative, negative_crop
+from blazepose.errors import BlazePoseError
+from blazepose.inference import Predictor, person_json
+from tests.helpers import BrightestPixelRunner, blob
+
+
+def test_negative_crops_never_touch_a_person_box():
+    """The left half of the image is 'person' (white): every crop must come from the black right half, whatever
+    its size and angle."""
+    image = np.zeros((200, 400, 3), np.uint8)
+    image[:, :200] = 255
+    rng = np.random.default_rng(0)
+    crops = [negative_crop(image, [(0.0, 0.0, 199.0, 199.0)], rng, 32, tries=50) for _ in range(40)]
+    found = [c for c in crops if c is not None]
+    assert len(found) >= 20  # there is room on the right: most draws succeed
+    assert all(c.shape == (32, 32, 3) and c.max() < 128 for c in found)
+
+
+def test_an_image_that_is_all_person_gives_no_crop_and_the_draw_still_answers(tmp_path):
+    image = np.full((100, 100, 3), 255, np.uint8)
+    assert negative_crop(image, [(0.0, 0.0, 99.0, 99.0)], np.random.default_rng(0), 32) is None
+    # sources that are all person or unreadable: a plain noisy colour, never an exception inside the pipeline
+    sources = [NegativeSource(str(tmp_path / "missing.jpg")), NegativeSource(str(tmp_path / "gone.jpg"))]
+    crop = draw_negative(sources, np.random.default_rng(0), 48)
+    assert crop.shape == (48, 48, 3) and crop.dtype == np.uint8
+
+
+def test_the_presence_head_is_a_probability_and_only_a_presence_model_has_it():
+    from blazepose.models.blazepose import build_from_config, inference_model_for
+
+    base = ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16"]
+    cfg = load_config(None, [*base, "model.presence=true"])
+    net = build_from_config(cfg)
+    images = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3)).astype("float32")
+    for decode in ("regression", "heatmap"):
+        out = inference_model_for(net, cfg, decode)(images)
+        p = np.asarray(out["presence"])
+        assert p.shape == (3, 1) and np.all((p > 0) & (p < 1)), decode
+    plain = load_config(None, base)
+    assert "presence" not in build_from_config(plain).output
+    assert "presence" not in inference_model_for(net, plain).output  # the exported layout of a model without it
+
+
+def test_presence_epochs_need_a_presence_output():
+    with pytest.raises(BlazePoseError, match="model.presence = true"):
+        load_config(None, ["train.presence_epochs=2"])
+
+
+def test_whole_image_pipeline_answers_nobody_when_the_presence_says_so():
+    image = blob(200, 100)
+    assert Predictor(runner=BrightestPixelRunner(presence=0.2)).predict_arrays([image])[0].people == []
+    (person,) = Predictor(runner=BrightestPixelRunner(presence=0.8)).predict_arrays([image])[0].people
+    assert person.presence == pytest.approx(0.8) and person_json(person)["presence"] == pytest.approx(0.8)
+    # single-person evaluation keeps its one answer whatever the presence
+    (kept,) = Predictor(runner=BrightestPixelRunner(presence=0.2), fallback=True).predict_arrays([image])[0].people
+    assert kept.presence == pytest.approx(0.2)
+    # the threshold is the caller's; a model without a presence output is never filtered
+    assert len(Predictor(runner=BrightestPixelRunner(presence=0.2), min_presence=0.1).predict_arrays([image])[0].people)
+    assert "presence" not in person_json(Predictor(runner=BrightestPixelRunner()).predict_arrays([image])[0].people[0])
+    with pytest.raises(BlazePoseError, match="min presence"):
+        Predictor(runner=BrightestPixelRunner(), min_presence=1.5)
+
+
+def test_detections_without_a_person_are_dropped_and_flip_averages_the_presence():
+    from tests.helpers import BrightestPixelDetector
+
+    image = blob(200, 100)
+    runner = BrightestPixelRunner(presence=0.3)
+    assert Predictor(runner=runner, detector_runner=BrightestPixelDetector()).predict_arrays([image])[0].people == []
+    runner.presence = 0.7
+    (person,) = (
+        Predictor(runner=runner, detector_runner=BrightestPixelDetector(), flip=True).predict_arrays([image])[0].people
+    )
+    assert person.presence == pytest.approx(0.7) and person.box is not None
