@@ -29,6 +29,18 @@ def test_data_check_reports_bad_image_and_fails(tiny_lsp, capsys):
     assert "NOT OK" in out
 
 
+def test_data_check_fails_on_joints_outside_their_images_and_on_a_set_train_refuses(tiny_lsp, capsys):
+    """Joints at 10x their coordinates (a wrong scale) lie outside the images; 4 LSP samples are not the 2000
+    that the standard split needs (train and evaluate refuse them): both are NOT OK, exit 1."""
+    joints = scipy.io.loadmat(str(tiny_lsp / "joints.mat"))["joints"]
+    joints[:2] *= 10.0
+    scipy.io.savemat(str(tiny_lsp / "joints.mat"), {"joints": joints})
+    assert main(["data", "check", str(tiny_lsp), "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "outside their image (> 2 px): 56" in out and "56 of 56 annotated joints lie outside their images" in out
+    assert "needs 2000 and refuses this set" in out and "NOT OK" in out
+
+
 def test_data_check_flags_inverted_polarity(tmp_path, capsys):
     (tmp_path / "images").mkdir()
     joints = np.ones((3, 14, 3))

@@ -55,14 +55,31 @@ def test_truncated_mat_and_missing_key(tmp_path):
         read_lsp(tmp_path)
 
 
-def test_nan_coordinates_are_masked_and_reported(tmp_path):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_coordinates_are_masked_reported_and_kept_out_of_the_targets(tmp_path, bad):
     joints = np.ones((3, 14, 2))
     joints[2] = 0
-    joints[0, 4, 1] = np.nan
+    joints[0, 4, 1] = bad
     _write_mat(tmp_path / "joints.mat", joints)
     samples, problems = read_lsp(tmp_path)
     assert samples[1].mask[4] == 0 and samples[1].mask.sum() == 13 and samples[0].mask.sum() == 14
     assert len(problems) == 1 and "im0002.jpg" in problems[0] and "[4]" in problems[0]
+    assert np.isfinite(samples[1].keypoints).all()  # an infinite masked joint once reached the loss as NaN
+
+
+def test_coco_non_finite_keypoints_are_masked_and_reported(tmp_path):
+    import json
+
+    kps = [10.0, 20.0, 2] * 17
+    kps[3:6] = [float("inf"), 5.0, 2]  # Python's json writes Infinity, and reads it back
+    data = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}],
+        "annotations": [{"id": 7, "image_id": 1, "keypoints": kps, "num_keypoints": 17, "bbox": [0, 0, 9, 9]}],
+    }
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    (sample,), problems = read_coco(tmp_path / "a.json", tmp_path)
+    assert sample.mask[1] == 0 and sample.mask.sum() == 16 and np.isfinite(sample.keypoints).all()
+    assert len(problems) == 1 and "annotation 7" in problems[0] and "non-finite" in problems[0]
 
 
 def test_flag_values_other_than_0_1_rejected(tmp_path):

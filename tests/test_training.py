@@ -507,3 +507,52 @@ def test_damaged_checkpoints_and_state_give_one_clear_line(smoke_run, tmp_path, 
     summary = train(None, run2, resume=True, verbose=0)
     assert "state.json is damaged" in capsys.readouterr().err
     assert summary["phases"]["finetune"]["epochs_done"] == 1 and (run2 / "model.keras").is_file()
+
+
+@pytest.mark.parametrize("case", ["missing images", "no joint"])
+def test_a_training_set_with_no_usable_sample_is_refused_and_leaves_no_run(data_root, tmp_path, case, capsys):
+    """Every image missing, or every joint unannotated: one error line (exit 2) before any run directory."""
+    from blazepose.cli import main
+
+    root = tmp_path / "root"
+    (root / "custom").mkdir(parents=True)
+    (root / "lsp").symlink_to(data_root / "lsp")  # the validation split is LSP's
+    image = str(data_root / "lsp" / "images" / "im0001.jpg")
+    rows = [[10.0, 20.0, 0 if case == "no joint" else 2]] * 14
+    samples = [
+        {"image": f"images/m{i}.jpg" if case == "missing images" else image, "keypoints": rows} for i in range(4)
+    ]
+    (root / "custom" / "annotations.json").write_text(json.dumps({"samples": samples}))
+    run = tmp_path / "run"
+    args = ["train", "--config", str(SMOKE), "--set", 'data.train_sets=["custom"]', "--set", f"data.root={root}"]
+    assert main([*args, "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "no usable training sample" in err and "Traceback" not in err
+    assert ("4 image file(s) are missing" if case == "missing images" else "none of the 4 has an annotated") in err
+    assert not run.exists()  # a failed start leaves nothing that would block the corrected run
+
+
+@pytest.mark.parametrize(
+    "cluster,task,index",
+    [
+        ({"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, {"type": "worker", "index": 0}, 0),
+        ({"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, {"type": "worker", "index": 1}, 1),
+        ({"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}, {"type": "chief", "index": 0}, 0),
+        ({"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2"]}, {"type": "worker", "index": 0}, 1),
+        ({}, {}, 0),
+    ],
+)
+def test_only_the_chief_of_a_multi_worker_run_writes_the_run_directory(monkeypatch, cluster, task, index):
+    """worker_index reads TF_CONFIG's cluster as MultiWorkerMirroredStrategy does: 0 (the chief) writes the run
+    directory, every other worker its own copy under workers/."""
+    import tensorflow as tf
+
+    from blazepose.training.train import worker_index
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+
+    class Strategy:  # the part of a strategy that worker_index reads
+        class extended:
+            cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+
+    assert worker_index(Strategy()) == index

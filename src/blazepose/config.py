@@ -137,7 +137,10 @@ class TrainConfig:
     # instead of a fresh initialisation; sub-models that do not fit keep theirs. "" = fresh.
     init_from: str = ""
     # "auto": MirroredStrategy over all GPUs when there are several, else the default; "mirrored",
-    # "multi_worker" (reads TF_CONFIG) or "default".
+    # "multi_worker" (reads TF_CONFIG; the chief, worker 0, writes the run directory, the others their own copy
+    # under workers/) or "default". Known limit: two workers on 127.0.0.1 stop at the start of fit with Keras
+    # 3.15 (its first-batch build reduces the input batch across workers: "Attempt to convert a value
+    # (PerReplica...) to a Tensor"), so multi-worker training does not run yet.
     strategy: str = "auto"
     mixed_precision: str = "auto"  # "auto" = mixed_float16 when a GPU is present; "on" / "off"
     # Run training and validation steps eagerly (no graph tracing): for a few steps of a tiny network (tests,

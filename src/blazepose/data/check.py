@@ -9,13 +9,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from blazepose.data.datasets import READERS
+from blazepose.data.datasets import LSP_SIZE, READERS
 from blazepose.data.images import load_image
 from blazepose.data.lsp import load_joints_mat
 from blazepose.errors import BlazePoseError
 
 # Slack, in pixels, before an annotated joint counts as outside its image.
 OUTSIDE_TOLERANCE = 2.0
+# More than this share of the annotated joints outside their images is reported as a problem (wrong scale,
+# swapped x and y, another image size): LSP has none, and a joint beyond the border is rare in any set.
+OUTSIDE_SHARE = 0.05
 
 
 @dataclass
@@ -72,6 +75,11 @@ def check_dataset(name: str, folder: str | Path, workers: int = 4, progress: boo
     report = CheckReport(name=name, folder=folder, samples=len(samples), problems=list(problems))
     if not samples:
         raise BlazePoseError(f"{folder}: no samples found")
+    if name == "lsp" and len(samples) != LSP_SIZE:
+        report.problems.append(
+            f"LSP has {len(samples)} samples; the standard split (train, evaluate) needs {LSP_SIZE} "
+            "and refuses this set"
+        )
     report.flag_lines, report.warnings = _flag_lines(name, folder)
 
     def decode(path: str) -> tuple[int, int] | str:
@@ -104,6 +112,11 @@ def check_dataset(name: str, folder: str | Path, workers: int = 4, progress: boo
         outside = (xy[:, 0] < -OUTSIDE_TOLERANCE) | (xy[:, 1] < -OUTSIDE_TOLERANCE)
         outside |= (xy[:, 0] > w - 1 + OUTSIDE_TOLERANCE) | (xy[:, 1] > h - 1 + OUTSIDE_TOLERANCE)
         report.joints_outside += int(outside.sum())
+    if report.joints_annotated and report.joints_outside > OUTSIDE_SHARE * report.joints_annotated:
+        report.warnings.append(
+            f"{report.joints_outside} of {report.joints_annotated} annotated joints lie outside their images "
+            f"(over {OUTSIDE_SHARE:.0%}): wrong scale, x and y swapped, or images of another size?"
+        )
     return report
 
 

@@ -39,6 +39,11 @@ def read_coco(
             continue
         kps = kps.reshape(COCO.num_joints, 3)
         xy, v = kps[:, :2], kps[:, 2]
+        finite = np.isfinite(xy).all(axis=1) & np.isfinite(v)
+        if (~finite & (v != 0)).any():
+            problems.append(f"{annotations}: annotation {ann.get('id')} has non-finite coordinates (masked out)")
+        v = np.where(finite, v, 0.0)
+        xy = np.where(finite[:, None], xy, 0.0)
         mask = (v > 0).astype(np.float32)
         visibility = (v == 2).astype(np.float32)
         if to_lsp:

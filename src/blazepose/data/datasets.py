@@ -23,6 +23,7 @@ from blazepose.errors import BlazePoseError
 
 LSP_TRAIN = range(0, 1000)  # im0001-im1000
 LSP_TEST = range(1000, 2000)  # im1001-im2000
+LSP_SIZE = 2000
 
 Reader = Callable[[Path], tuple[list[Sample], list[str]]]
 
@@ -127,8 +128,8 @@ def load_split(cfg: DataConfig, split: str) -> list[Sample]:
             raise BlazePoseError(f"data.train_sets: unknown {sorted(unknown)}; known: {', '.join(READERS)}")
     lsp_needed = split != "train" or "lsp" in cfg.train_sets
     lsp = read_dataset("lsp", cfg.root)[0] if lsp_needed else []
-    if lsp_needed and len(lsp) != 2000:
-        raise BlazePoseError(f"LSP has {len(lsp)} samples, the standard split needs 2000")
+    if lsp_needed and len(lsp) != LSP_SIZE:
+        raise BlazePoseError(f"LSP has {len(lsp)} samples, the standard split needs {LSP_SIZE}")
     val = set(lsp_val_indices(cfg.val_fraction, cfg.split_seed).tolist())
     if split == "test":
         return [lsp[i] for i in LSP_TEST]

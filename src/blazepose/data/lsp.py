@@ -65,7 +65,7 @@ def read_lsp(folder: str | Path) -> tuple[list[Sample], list[str]]:
     samples = [
         Sample(
             image_path=str(folder / "images" / names[i]),
-            keypoints=np.nan_to_num(xy[i]).astype(np.float32),
+            keypoints=np.where(finite[i][:, None], xy[i], 0.0).astype(np.float32),  # masked joints at 0, not inf
             visibility=(1.0 - occluded[i]).astype(np.float32) * finite[i],
             mask=finite[i].astype(np.float32),
             dataset="lsp",

@@ -67,6 +67,8 @@ def make_strategy(name: str):
     """tf.distribute strategy by name; 'mirrored' uses every GPU, or every logical CPU when there is none."""
     import tensorflow as tf
 
+    if name == "multi_worker":  # before anything lists devices: that starts the runtime it must configure
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "mirrored" if len(gpus) > 1 else "default"
@@ -75,8 +77,6 @@ def make_strategy(name: str):
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     raise BlazePoseError(f"train.strategy: unknown {name!r}; expected auto, default, mirrored or multi_worker")
 
 
@@ -388,6 +388,39 @@ def _check_sets(cfg: Config) -> None:
         )
 
 
+def _check_resumable(path: Path) -> None:
+    if not (path / "config.toml").is_file() or not (path / "state.json").is_file():
+        raise BlazePoseError(f"cannot resume: {path} holds no config.toml and state.json of a run")
+
+
+def worker_index(strategy) -> int:
+    """0 for the chief of a multi-worker run (the worker that writes the run directory) and for single-machine
+    strategies; the task index of every other worker."""
+    resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return 0
+    jobs = resolver.cluster_spec().as_dict()
+    if "chief" in jobs:
+        return 0 if resolver.task_type == "chief" else int(resolver.task_id) + 1
+    return int(resolver.task_id or 0)
+
+
+def _check_usable(train_ds, samples) -> None:
+    """Refuse a training set from which the pipeline cannot make one batch (every image missing or unreadable,
+    no annotated joint), saying how many samples were dropped and why, before anything is written."""
+    unlabelled = sum(float(s.mask.sum()) == 0 for s in samples)
+    if unlabelled == len(samples):
+        raise BlazePoseError(f"no usable training sample: none of the {len(samples)} has an annotated joint")
+    if next(iter(train_ds.take(1)), None) is not None:
+        return
+    missing = sum(not Path(s.image_path).is_file() for s in samples)
+    raise BlazePoseError(
+        f"no usable training sample: of {len(samples)}, {missing} image file(s) are missing, {unlabelled} have no "
+        f"annotated joint, and the rest could not be read (see the warnings above), or there are fewer than "
+        f"data.batch_size usable ones"
+    )
+
+
 def train(
     cfg: Config | None,
     run_dir: str | Path,
@@ -402,9 +435,14 @@ def train(
     """
     run = Run(run_dir)
     if resume:
-        if not (run.path / "config.toml").is_file() or not (run.path / "state.json").is_file():
-            raise BlazePoseError(f"cannot resume: {run.path} holds no config.toml and state.json of a run")
+        _check_resumable(run.path)
         cfg = load_config(run.path / "config.toml", overrides)
+    strategy = make_strategy(cfg.train.strategy)  # first: a multi-worker strategy must precede any TF op
+    worker = worker_index(strategy)
+    if worker:  # another worker than the chief: its own copy of the run, beside the chief's (which it never writes)
+        run = Run(run.path / "workers" / f"worker{worker}")
+        if resume:
+            _check_resumable(run.path)
     run.key, run.label = VALIDATION[cfg.task]
     if resume:
         _check_sets(cfg)
@@ -420,16 +458,12 @@ def train(
             raise BlazePoseError(f"train.init_from: {init} does not exist")
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
-        run.path.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run.path / "config.toml")
-        run.save_state()
     verbose = _verbose() if verbose is None else verbose
     # Our tf.data pipeline shuffles itself; Keras' note about its own shuffle flag is noise here.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
 
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.train.mixed_precision)
-    strategy = make_strategy(cfg.train.strategy)
     train_samples = load_split(cfg.data, "train")
     batch = cfg.data.batch_size
     if batch % strategy.num_replicas_in_sync:
@@ -448,6 +482,7 @@ def train(
         val_what = f"{len(val.scenes)} scenes"
     else:
         train_ds = make_dataset(train_samples, cfg, train=True, skipped=skipped).repeat()
+        _check_usable(train_ds, train_samples)
         val = ValidationSet(cfg, cfg.train.val_samples)
         what, val_what = f"{len(train_samples)} samples", f"{len(val.images)}"
     print(
@@ -471,6 +506,10 @@ def train(
     if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
         copied = init_weights(net, cfg.train.init_from)
         print(f"starting {', '.join(copied)} from {cfg.train.init_from}", flush=True)
+    if not resume:  # only now, so that a start that fails (data, network, init_from) leaves no run behind
+        run.path.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run.path / "config.toml")
+        run.save_state()
     previous: str | None = None
     for phase, epochs in phase_epochs(cfg).items():
         if epochs <= 0:
