@@ -67,7 +67,7 @@ def test_joint_outside_the_frame_has_no_offset_supervision():
 
 
 def test_graph_decoder_matches_the_codec_on_random_maps(rng):
-    from blazepose.codec import HeatmapDecoder
+    from blazepose.models.layers import HeatmapDecoder
 
     codec = Codec(input_size=128, heatmap_size=32)
     heatmap = rng.normal(size=(3, 32, 32, 14)).astype(np.float32)
@@ -79,7 +79,7 @@ def test_graph_decoder_matches_the_codec_on_random_maps(rng):
 
 
 def test_graph_decoder_round_trip_with_encode_is_exact(rng):
-    from blazepose.codec import HeatmapDecoder
+    from blazepose.models.layers import HeatmapDecoder
 
     kps = rng.uniform(0, 255, size=(14, 2)).astype(np.float32)
     t = CODEC.encode(kps, np.ones(14, np.float32))

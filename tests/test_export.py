@@ -219,3 +219,34 @@ def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_roo
     assert agree.sum() >= 12
     assert main(["predict", image, "--weights", str(out), "--decode", "regression", "--quiet"]) == 2
     assert "was exported with decode 'heatmap'" in capsys.readouterr().err
+
+
+def test_predict_video_and_evaluate_on_a_tflite_model_never_import_tensorflow(exported, data_root, tmp_path):
+    """The runtime path (issue: deploy without TensorFlow): with a .tflite model, the commands run on LiteRT,
+    NumPy and OpenCV alone. A fresh interpreter, since this test process has TensorFlow loaded already."""
+    import subprocess
+    import sys
+
+    model, image = str(exported / "m.tflite"), str(data_root / "lsp" / "images" / "im0001.jpg")
+    clip = tmp_path / "clip.avi"
+    import cv2
+
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 96))
+    for _ in range(3):
+        writer.write(np.full((96, 64, 3), 90, np.uint8))
+    writer.release()
+    commands = [
+        ["predict", image, "--weights", model, "--output", str(tmp_path / "p.json")],
+        ["video", str(clip), "--weights", model, "--json", str(tmp_path / "v.jsonl")],
+        ["evaluate", "--weights", model, "--split", "val", "--limit", "2", "--output-dir", str(tmp_path / "ev")],
+    ]
+    code = (
+        "import sys; from blazepose.cli import main\n"
+        f"for args in {commands!r}:\n"
+        f"    assert main([*args, '--quiet', '--data-root', {str(data_root)!r}] if args[0] == 'evaluate' "
+        "else [*args, '--quiet']) == 0, args\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'})\n"
+        "assert not loaded, loaded\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -103,10 +104,21 @@ def npz_kind(path: str | Path, what: str = "weights file") -> str:
     raise BlazePoseError(f"{what} {path} is neither exported BlazePose weights nor a training checkpoint")
 
 
+def atomic_write(path: str | Path, write) -> Path:
+    """Call write(file_object) on a temporary file beside `path`, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
 def write_exported(model, path: Path, dtype) -> None:
     """The inference weights of `model` alone (float32 or float16), in weight order."""
-    from blazepose.training.checkpoint import atomic_write
-
     arrays = {f"w{i:04d}": np.asarray(v.numpy(), dtype) for i, v in enumerate(model.weights)}
     arrays["format"] = np.array(NPZ_FORMAT)
     atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

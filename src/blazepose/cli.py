@@ -246,7 +246,7 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
     payload = coco_results(done, predictor.skeleton) if args.format == "coco" else predictions_json(done)
     text = json.dumps(payload, indent=1)
     if args.output:
-        from blazepose.training.checkpoint import atomic_write
+        from blazepose.artifacts import atomic_write
 
         atomic_write(args.output, lambda f: f.write(text.encode()))
     else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 
 from blazepose.alignment import Alignment
@@ -109,49 +108,6 @@ class Codec:
             shift = np.stack([np.sign(right) * in_x, np.sign(down) * in_y], axis=-1)
             uv += 0.25 * shift.reshape(uv.shape)
         return self.heat_to_input(uv), score
-
-
-@keras.saving.register_keras_serializable(package="blazepose")
-class HeatmapDecoder(keras.layers.Layer):
-    """`Codec.decode` with offsets, inside the graph (so it exports to TFLite / ONNX with the model).
-
-    heatmap (B, H, W, K), offset (B, H, W, 2K) -> joints (B, K, 2) normalized to the input crop, as the
-    regression head's, and visibility (B, K): the peak's score (sigmoid of the peak logit when `logits`).
-    The argmax pixel's offset is picked with a one-hot product rather than a gather, which every runtime has.
-    Normalized n = (u + 0.5) / heatmap_size is Codec.normalize(Codec.heat_to_input(u)).
-    """
-
-    def __init__(self, logits: bool = True, **kwargs):
-        super().__init__(**kwargs)
-        self.logits = logits
-
-    def call(self, heatmap, offset):
-        import tensorflow as tf
-
-        ops = keras.ops
-        _, h, w, k = heatmap.shape
-        flat = ops.reshape(heatmap, (-1, h * w, k))
-        # tf.math.argmax, not keras.ops.argmax: Keras' TensorFlow version tells -0.0 from 0.0 with a
-        # BitwiseAnd op that LiteRT lacks.
-        idx = tf.math.argmax(flat, axis=1)  # (B, K)
-        peak = ops.max(flat, axis=1)
-        pick = ops.one_hot(idx, h * w, axis=1, dtype=offset.dtype)  # (B, HW, K)
-        off = ops.reshape(offset, (-1, h * w, k, 2))
-        du = ops.sum(pick * off[..., 0], axis=1)
-        dv = ops.sum(pick * off[..., 1], axis=1)
-        # Row and column in float arithmetic (exact below 2**24).
-        flat_idx = ops.cast(idx, offset.dtype)
-        j = ops.floor(flat_idx / w)
-        i = flat_idx - j * w
-        joints = ops.stack([(i + du + 0.5) / w, (j + dv + 0.5) / h], axis=-1)
-        visibility = ops.sigmoid(peak) if self.logits else ops.clip(peak, 0.0, 1.0)
-        return joints, visibility
-
-    def compute_output_shape(self, heatmap_shape, offset_shape):
-        return (heatmap_shape[0], heatmap_shape[-1], 2), (heatmap_shape[0], heatmap_shape[-1])
-
-    def get_config(self):
-        return {**super().get_config(), "logits": self.logits}
 
 
 # --- the person detector's centre maps ---------------------------------------------------------------------

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from blazepose.codec import HeatmapDecoder
-from blazepose.models.layers import BlazeBlock, Normalize, StopGradient
+from blazepose.models.layers import BlazeBlock, HeatmapDecoder, Normalize, StopGradient
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ them in the network's own order: backbone, heatmap head, regression head.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from blazepose.artifacts import atomic_write
 from blazepose.errors import BlazePoseError
 
 SUB_MODELS = ("backbone", "heatmap_head", "regression_head")  # the landmark network's, in this order
@@ -27,19 +27,6 @@ SUB_MODELS = ("backbone", "heatmap_head", "regression_head")  # the landmark net
 def sub_models(net: keras.Model) -> tuple[str, ...]:
     """The named sub-models of a network, in its layer order (the landmark network's: SUB_MODELS)."""
     return tuple(layer.name for layer in net.layers if isinstance(layer, keras.Model))
-
-
-def atomic_write(path: str | Path, write) -> Path:
-    """Call write(file_object) on a temporary file beside `path`, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
 
 
 def save_checkpoint(path: str | Path, net: keras.Model, optimizer=None, state: dict | None = None) -> Path:
