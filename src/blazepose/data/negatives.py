@@ -85,11 +85,14 @@ def _plain(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(colour + noise, 0, 255).astype(np.uint8)
 
 
-def draw_negative(sources: list[NegativeSource], rng: np.random.Generator, size: int) -> np.ndarray:
+def draw_negative(
+    sources: list[NegativeSource], rng: np.random.Generator, size: int, empty: list[NegativeSource] | None = None
+) -> np.ndarray:
     """A crop with nobody: from an image without a person (a third of the time, when there are such), else
     from a region of a pose image away from its people; a plain noisy colour when neither gives one (pose
-    images are mostly person). Never raises: it runs inside the input pipeline."""
-    empty = [s for s in sources if not s.boxes]
+    images are mostly person). `empty`: the sources without a person, when the caller has them already.
+    Never raises: it runs inside the input pipeline."""
+    empty = [s for s in sources if not s.boxes] if empty is None else empty
     for attempt in range(10):
         pool = empty if empty and (attempt >= 5 or rng.uniform() < EMPTY_SHARE) else sources
         if not pool:

@@ -98,11 +98,13 @@ def make_dataset(
     seed: int | None = None,
     skipped: SkipCounter | None = None,
     drop_remainder: bool | None = None,
+    batched: bool = True,
 ):
     """A tf.data.Dataset of (image uint8 (B, S, S, 3), targets dict) batches, one pass over `samples`.
 
     With `train`, the order is reshuffled every pass and augmentation is on; otherwise samples come in order
-    with a plain person crop. `skipped` collects the images that could not be read.
+    with a plain person crop. `skipped` collects the images that could not be read. `batched=False`: single
+    examples (to be mixed with others, then batched).
     """
     import tensorflow as tf
 
@@ -158,13 +160,10 @@ def make_dataset(
     parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
     ds = ds.map(_map, num_parallel_calls=parallel, deterministic=True)
     ds = ds.filter(_is_ok).map(_drop_flag)
-    if batch_size == UNBATCHED:
+    if not batched:
         return ds
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-UNBATCHED = -1  # make_dataset's batch_size for single examples (to be mixed with others, then batched)
 
 
 def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, seed: int | None = None):
@@ -178,12 +177,13 @@ def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, s
         raise BlazePoseError("no images to draw crops without a person from (the presence phase's negatives)")
     seed = cfg.seed if seed is None else seed
     s, h, k = cfg.data.input_size, cfg.data.heatmap_size, LSP.num_joints
-    positives = make_dataset(samples, cfg, train=True, batch_size=UNBATCHED, seed=seed).repeat()
+    positives = make_dataset(samples, cfg, train=True, seed=seed, batched=False).repeat()
+    people_free = [n for n in negatives if not n.boxes]
 
     def _load(element_seed):
         rng = np.random.default_rng([seed, 1, int(element_seed) & 0x7FFFFFFF])
         ex = _empty_example(s, h, k)
-        ex["image"] = draw_negative(negatives, rng, s)
+        ex["image"] = draw_negative(negatives, rng, s, people_free)
         return (ex["image"], *(ex[key] for key in TARGET_KEYS))
 
     out_types = (tf.uint8, *([tf.float32] * len(TARGET_KEYS)))
@@ -196,8 +196,8 @@ def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, s
         return values[0], dict(zip(TARGET_KEYS, values[1:], strict=True))
 
     parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
-    empty = tf.data.Dataset.random(seed=seed + 1).map(_map, num_parallel_calls=parallel, deterministic=True)
-    mixed = tf.data.Dataset.sample_from_datasets([positives, empty], [0.5, 0.5], seed=seed)
+    nobody = tf.data.Dataset.random(seed=seed + 1).map(_map, num_parallel_calls=parallel, deterministic=True)
+    mixed = tf.data.Dataset.sample_from_datasets([positives, nobody], [0.5, 0.5], seed=seed)
     return mixed.batch(cfg.data.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
