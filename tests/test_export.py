@@ -236,7 +236,7 @@ def test_predict_video_and_evaluate_on_a_tflite_model_never_import_tensorflow(ex
         writer.write(np.full((96, 64, 3), 90, np.uint8))
     writer.release()
     commands = [
-        ["predict", image, "--weights", model, "--output", str(tmp_path / "p.json")],
+        ["predict", image, "--weights", model, "--threads", "1", "--output", str(tmp_path / "p.json")],
         ["video", str(clip), "--weights", model, "--json", str(tmp_path / "v.jsonl")],
         ["evaluate", "--weights", model, "--split", "val", "--limit", "2", "--output-dir", str(tmp_path / "ev")],
     ]
@@ -250,3 +250,4 @@ def test_predict_video_and_evaluate_on_a_tflite_model_never_import_tensorflow(ex
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert main(["predict", image, "--weights", model, "--threads", "0", "--quiet"]) == 2

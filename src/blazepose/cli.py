@@ -150,6 +150,7 @@ def _predictor(args: argparse.Namespace, batch_size: int, **kw):
         detector=args.detector,
         min_score=args.min_score,
         min_presence=args.min_presence,
+        num_threads=args.threads,
         **kw,
     )
 
@@ -381,6 +382,12 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 
 def _add_flip(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads of the LiteRT interpreter for .tflite models (default: LiteRT's choice)",
+    )
     parser.add_argument(
         "--flip",
         action="store_true",

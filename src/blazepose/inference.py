@@ -110,6 +110,7 @@ class Predictor:
         align_margin: float = ALIGN_MARGIN,
         upright: bool = True,
         min_presence: float = MIN_PRESENCE,
+        num_threads: int | None = None,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -122,9 +123,11 @@ class Predictor:
         if not 0.0 <= min_presence <= 1.0:
             raise BlazePoseError(f"min presence must be between 0 and 1, got {min_presence}")
         self.min_presence = min_presence
+        if num_threads is not None and num_threads < 1:
+            raise BlazePoseError(f"threads must be at least 1, got {num_threads}")
         if runner is None:
             weights = resolve_weights(weights)
-            runner = load_runner(weights, decode)
+            runner = load_runner(weights, decode, num_threads=num_threads)
         self.runner = runner
         self.cfg = config_beside(weights) if weights else config_from_dict({})
         self.size = self.runner.input_size
@@ -141,7 +144,7 @@ class Predictor:
                 f"this toolkit's LSP skeleton has {self.skeleton.num_joints}"
             )
         if detector_runner is None and detector not in (None, "none"):
-            detector_runner = load_runner(detector, task="detector")
+            detector_runner = load_runner(detector, task="detector", num_threads=num_threads)
         self.detector = detector_runner
         self.detection_codec = DetectionCodec(detector_runner.input_size) if detector_runner is not None else None
         self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
