@@ -1,15 +1,16 @@
-"""Several people in everyday photos: the detector pipeline against the whole-image two-pass, each with and
-without the landmark model's presence filter, paired.
+"""Several people in everyday photos: the default pipeline (the detector's people and the whole-image person,
+merged) against the whole-image two-pass alone and the detector's people alone, with and without the filters
+(the landmark model's presence, the detected people's mean joint score), paired.
 
     python bench/everyday.py [--weights full] [--detector detector] [--part val] [--resamples 200]
 
-Both run on the same images of coco_mini's `--part` (val: the validation half, images at odd places in id
+All run on the same images of coco_mini's `--part` (val: the validation half, images at odd places in id
 order; the detector trained on the other half), with the same landmark model. Prints OKS AP / AP50 / AR on the
-joints the landmark skeleton shares with COCO (pycocotools), the detector's recall (IoU 0.5) and PCK@0.2 of
-the people (a missed person's joints count as misses), then the paired 95 % intervals over images (a
-bootstrap: both pipelines scored on each resample) of the AP and PCK differences. "presence ignored" keeps
-every person whatever the presence output says (--min-presence 0); a model without that output gives the
-same figures both ways.
+joints the landmark skeleton shares with COCO (pycocotools), the detector's recall (IoU 0.5), PCK@0.2 of the
+people (a missed person's joints count as misses) and how many images without anyone get no person, then the
+paired 95 % intervals over images (a bootstrap: both pipelines scored on each resample) of the AP and PCK
+differences. "filters off" keeps every person whatever the presence output (--min-presence 0) and the detected
+person's mean joint score (min_pose_score 0) say.
 """
 
 from __future__ import annotations
@@ -41,13 +42,20 @@ def main() -> None:
     folder = dataset_folder("coco", args.data_root)
     annotations = folder / "annotations" / "person_keypoints_train2017.json"
     min_score = MIN_SCORE if args.min_score is None else args.min_score
-    whole, found = "whole image, two passes (no detector)", "detector -> aligned crops -> landmarks"
-    ignored = ", presence ignored"
+    whole, found, merged = (
+        "whole image, two passes (no detector)",
+        "detector -> aligned crops -> landmarks",
+        "detector's people + whole-image person (default)",
+    )
+    off = ", filters off"  # presence and the detected people's pose score not used
     runs = {
-        whole + ignored: Predictor(args.weights, detector="none", min_presence=0.0),
+        whole + off: Predictor(args.weights, detector="none", min_presence=0.0, min_pose_score=0.0),
         whole: Predictor(args.weights, detector="none"),
-        found + ignored: Predictor(args.weights, detector=args.detector, min_score=min_score, min_presence=0.0),
-        found: Predictor(args.weights, detector=args.detector, min_score=min_score),
+        found: Predictor(args.weights, detector=args.detector, min_score=min_score, whole_image=False),
+        merged + off: Predictor(
+            args.weights, detector=args.detector, min_score=min_score, min_presence=0.0, min_pose_score=0.0
+        ),
+        merged: Predictor(args.weights, detector=args.detector, min_score=min_score),
     }
     reports, preds = {}, {}
     for name, predictor in runs.items():
@@ -57,20 +65,26 @@ def main() -> None:
         f"coco_mini {args.part}: {first['images']} images, {first['images_with_people']} with people, "
         f"{first['matched']['people']} people with keypoints; detector threshold {min_score}\n"
     )
-    print("| pipeline | OKS AP | AP50 | AR | people predicted | detector recall | PCK@0.2 of people |")
-    print("|---|---|---|---|---|---|---|")
+    gt = coco_part(annotations, args.part)
+    empty = [im["id"] for im in gt["images"] if not any(a["image_id"] == im["id"] for a in gt["annotations"])]
+    print(
+        "| pipeline | OKS AP | AP50 | AR | people predicted | detector recall | PCK@0.2 of people | "
+        f"nobody on the {len(empty)} images without people |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, r in reports.items():
         o, m = r["oks"], r["matched"]
         print(
             f"| {name} | {100 * o['ap']:.1f} | {100 * o['ap50']:.1f} | {100 * o['ar']:.1f} | "
-            f"{r['people_predicted']} | {100 * m['recall']:.1f} | {100 * m['pck@0.2']:.1f} |"
+            f"{r['people_predicted']} | {100 * m['recall']:.1f} | {100 * m['pck@0.2']:.1f} | "
+            f"{sum(not preds[name][i] for i in empty)} |"
         )
-    gt = coco_part(annotations, args.part)
     print()
     for new, base, what in (
-        (found, whole, "detector minus whole image"),
-        (whole, whole + ignored, "whole image: presence filter minus none"),
-        (found, found + ignored, "detector: presence filter minus none"),
+        (merged, whole, "default minus whole image"),
+        (merged, found, "default minus detector's people alone"),
+        (merged, merged + off, "default: filters minus none"),
+        (whole, whole + off, "whole image: presence filter minus none"),
     ):
         d, lo, hi = paired_ap_interval(gt, preds[new], preds[base], resamples=args.resamples)
         print(f"OKS AP, {what}: {100 * d:+.1f} points (95 % interval {100 * lo:+.1f} to {100 * hi:+.1f})")

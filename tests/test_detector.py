@@ -109,8 +109,9 @@ def test_predict_with_a_detector_reports_people_and_says_when_there_is_none(dete
     Image.new("RGB", (120, 90), (40, 40, 40)).save(blank)
     out = tmp_path / "p.json"
     args = ["predict", str(blank), "--weights", str(smoke_run / "model.keras"), "--detector"]
-    # an untrained detector scores nothing near 0.99: nobody, and that is an answer, not an error
-    assert main([*args, str(detector_run / "model.keras"), "--min-score", "0.99", "--output", str(out), "--quiet"]) == 0
+    # an untrained detector scores nothing near 0.99, and no crop reaches presence 1: nobody, an answer, not an error
+    detector = [str(detector_run / "model.keras"), "--min-score", "0.99", "--min-presence", "1"]
+    assert main([*args, *detector, "--output", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["predictions"][0]["people"] == []
     assert "no person found in 1" in capsys.readouterr().err
 
@@ -126,3 +127,27 @@ def test_a_detector_run_can_start_from_the_packaged_detector_and_a_landmark_run_
     tiny = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16"])
     with pytest.raises(BlazePoseError, match="holds a detector model; this config trains a landmarks model"):
         init_weights(build_network(tiny), "detector")
+
+
+def test_the_packaged_detector_runs_from_its_tflite_and_trains_from_its_npz(data_root):
+    """Where LiteRT is installed the packaged detector is its float16 .tflite (no TensorFlow needed); export and
+    init_from take the .npz. Both give the same detections on a real photo."""
+    from blazepose.artifacts import load_runner, resolve_weights
+    from blazepose.codec import DetectionCodec
+    from blazepose.data.images import load_image
+    from blazepose.data.transforms import crop_matrix, warp_image, whole_image_box
+
+    assert resolve_weights("detector").suffix == ".tflite"
+    assert resolve_weights("detector", trainable=True).suffix == ".npz"
+    image = load_image(data_root / "coco_mini" / "train2017" / "000000107438.jpg")[0]
+    m = crop_matrix(whole_image_box(image.shape[1], image.shape[0])[:2], max(image.shape[:2]), 224)
+    batch = warp_image(image, m, 224)[None]
+    codec = DetectionCodec(224)
+    found = []
+    for path in (resolve_weights("detector"), resolve_weights("detector", trainable=True)):
+        out = load_runner(path, task="detector")(batch)
+        found.append(codec.decode({k: v[0] for k, v in out.items()}, 0.1, 0.5, 10))
+    assert len(found[0]) == len(found[1]) > 0
+    for a, b in zip(*found, strict=True):
+        assert abs(a.score - b.score) < 0.01
+        np.testing.assert_allclose(a.box, b.box, atol=1.0)

@@ -36,15 +36,32 @@ def test_degenerate_images_are_answered_without_a_traceback(predictor, shape):
     assert (pred.width, pred.height) == (shape[1], shape[0]) and isinstance(pred.people, list)
 
 
-def test_the_whole_image_pipeline_answers_nobody_on_a_photo_without_people(data_root):
-    """The packaged Full model's presence output (docs/presence.md): coco_mini's landscape photo has nobody in
-    it (presence 0.025 measured), an LSP image has its person (0.77 and above on LSP's validation part)."""
+@pytest.mark.parametrize("weights", ["full", "lite"])
+def test_the_default_pipeline_answers_nobody_on_a_photo_without_people(data_root, weights):
+    """coco_mini's landscape photo has nobody in it: the whole-image person's presence is low (0.025 Full,
+    0.34 Lite), the detector's sign and traffic light give poses of mean joint score about 0.15 (below
+    MIN_POSE_SCORE); an LSP image has its person."""
     from blazepose.data.images import load_image
     from blazepose.inference import Predictor
 
-    predictor = Predictor("full")  # no detector: the default pipeline
+    predictor = Predictor(weights, detector="detector")  # the command line's default pipeline
     landscape = load_image(data_root / "coco_mini" / "train2017" / "000000107438.jpg")[0]
     person = load_image(data_root / "lsp" / "images" / "im0005.jpg")[0]
     nobody, somebody = predictor.predict_arrays([landscape, person])
     assert nobody.people == []
-    assert len(somebody.people) == 1 and somebody.people[0].presence > 0.5
+    assert somebody.people and somebody.people[0].presence > 0.5
+
+
+@pytest.mark.parametrize("left, right", [("im0005", "im0020"), ("im0003", "im0007"), ("im0012", "im0030")])
+def test_two_lsp_people_side_by_side_give_two_poses(predictor, data_root, left, right):
+    """Two LSP training images pasted side by side on one grey canvas: a pose on each side (the keypoints'
+    median x in that image's half)."""
+    from blazepose.data.images import load_image
+
+    a, b = (load_image(data_root / "lsp" / "images" / f"{n}.jpg")[0] for n in (left, right))
+    canvas = np.full((max(a.shape[0], b.shape[0]), a.shape[1] + 20 + b.shape[1], 3), 128, np.uint8)
+    canvas[: a.shape[0], : a.shape[1]] = a
+    canvas[: b.shape[0], a.shape[1] + 20 :] = b
+    people = predictor.predict_arrays([canvas])[0].people
+    middles = [float(np.median(p.keypoints[:, 0])) for p in people]
+    assert any(x < a.shape[1] for x in middles) and any(x > a.shape[1] + 20 for x in middles), middles

@@ -1,8 +1,9 @@
 """A model on disk: the one module that knows every weights format and the config beside it.
 
     name            what it is                                          config beside it
-    full, lite,     the packaged models (weights/blazepose_<name>.npz)   weights/blazepose_<name>.toml
-    detector
+    full, lite,     the packaged models (weights/blazepose_<name>.npz;   weights/blazepose_<name>.toml
+    detector        the detector also as a float16 .tflite, used where
+                    LiteRT is installed)
     *.keras         a network that 'blazepose train' wrote (all outputs) <name>.toml, else the run's config.toml
     *.npz           a training checkpoint (runs/x/<phase>/best.npz) or   the run's config.toml / <name>.toml
                     exported inference weights ('blazepose export')
@@ -44,7 +45,15 @@ def require(module: str, package: str):
         ) from None
 
 
-def packaged_path(name: str) -> Path:
+def packaged_path(name: str, trainable: bool = False) -> Path:
+    """The packaged model's file: unless `trainable` (export, train.init_from: the .npz), its .tflite where
+    one is packaged and LiteRT is installed (no TensorFlow needed, and the detector runs faster there than
+    rebuilt in Keras), else its .npz."""
+    import importlib.util
+
+    lite = WEIGHTS_DIR / f"{PACKAGED[name]}.tflite"
+    if not trainable and lite.is_file() and importlib.util.find_spec("ai_edge_litert") is not None:
+        return lite
     path = WEIGHTS_DIR / f"{PACKAGED[name]}.npz"
     if not path.is_file():
         raise BlazePoseError(
@@ -54,15 +63,15 @@ def packaged_path(name: str) -> Path:
     return path
 
 
-def resolve_weights(weights: str | Path | None, default: str = "full") -> Path:
+def resolve_weights(weights: str | Path | None, default: str = "full", trainable: bool = False) -> Path:
     """A weights argument as users give it: a file, a packaged model's name, or None for `default`. A file
     of that name in the working folder wins over a packaged name. A short word that is neither (e.g. "ful")
-    is refused with the packaged names."""
+    is refused with the packaged names. `trainable`: a packaged model as Keras weights (``packaged_path``)."""
     if weights is None:
-        return packaged_path(default)
+        return packaged_path(default, trainable)
     text = str(weights)
     if text in PACKAGED and not Path(text).is_file():
-        return packaged_path(text)
+        return packaged_path(text, trainable)
     path = Path(text).expanduser()
     if not path.exists() and path.suffix.lower() not in FORMATS and "/" not in text:
         close = difflib.get_close_matches(text, PACKAGED, n=1)
@@ -343,8 +352,8 @@ class OnnxRunner:
 def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):
     """The runner for a model on disk (a path or a packaged name; None: the packaged Full model, or the
     packaged detector for task "detector"). `decode` overrides the config's (Keras models and checkpoints) or
-    must match it (exported files)."""
-    path = resolve_weights(weights, "detector" if task == "detector" else "full")
+    must match it (exported files; a packaged model is then taken from its .npz, which has both decodes)."""
+    path = resolve_weights(weights, "detector" if task == "detector" else "full", trainable=decode is not None)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(FORMATS)}")

@@ -35,9 +35,9 @@ examples:
 
 WEIGHTS_HELP = "landmark model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
 DETECTOR_HELP = (
-    "person detector: 'detector' for the packaged one, or a file (.keras, .npz, .tflite, .onnx); default: none, "
-    "the whole-image passes (one person): the packaged detector is not yet good enough to be the default "
-    "(docs/detector.md)"
+    "person detector: 'detector' for the packaged one (the default), a file (.keras, .npz, .tflite, .onnx), or "
+    "'none': the whole-image passes only (one person). With a detector, its people and the whole-image person "
+    "are merged (docs/detector.md)"
 )
 
 
@@ -278,8 +278,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     samples = load_split(cfg.data, args.split)
     if args.limit:
         samples = samples[: args.limit]
-    # One person per LSP image: the best detection, or the whole image when the detector finds nobody.
-    predictor = _predictor(args, args.batch_size, max_people=1, fallback=True)
+    # One person per LSP image: the best-ranked of the detector's people and the whole-image person (the best
+    # one even where the presence output says nobody: the image is scored either way).
+    predictor = _predictor(args, args.batch_size, fallback=True)
     report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
     report["split"] = f"{args.dataset} {args.split}"
@@ -310,7 +311,7 @@ def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
     predictor = _predictor(args, args.batch_size, max_people=args.max_people)
     report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet)
     report["weights"] = str(args.weights or "default")
-    report["detector"] = str(args.detector or "none")
+    report["detector"] = str(args.detector)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
@@ -345,7 +346,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from blazepose.artifacts import resolve_weights
     from blazepose.export import export_model, meta_path
 
-    weights = resolve_weights(args.weights)
+    weights = resolve_weights(args.weights, trainable=True)
     meta = export_model(
         weights,
         args.format,
@@ -400,7 +401,7 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
 def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshold: bool = True) -> None:
     from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_PRESENCE, MIN_SCORE
 
-    parser.add_argument("--detector", metavar="MODEL", help=DETECTOR_HELP)
+    parser.add_argument("--detector", metavar="MODEL", default="detector", help=DETECTOR_HELP)
     parser.add_argument(
         "--min-presence",
         type=float,
@@ -586,8 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     vd = commands.add_parser(
         "video",
         help="track one person through a video file or a webcam, with smoothing",
-        description="The first frame (and any frame after the track is lost: mean joint score below 0.2) runs the "
-        "detector (--detector) or, by default, the whole-image passes; later frames crop around the previous "
+        description="The first frame (and any frame after the track is lost: presence below --min-presence, or "
+        "mean joint score below 0.2 for a model without presence) runs the detector and the whole-image passes "
+        "(--detector none: the whole-image passes only); later frames crop around the previous "
         "frame's keypoints, upright, and run one pass. Keypoints are smoothed with a One Euro filter. Writes a "
         "drawn video and/or one JSON line per frame.",
     )

@@ -1,16 +1,18 @@
 """Predictor: an image in, as a user gives it -> the people in it, keypoints in original image pixels.
 
-With a person detector (the paper's pipeline; opt-in until the packaged detector beats the default, see
-docs/detector.md):
+With a person detector (the paper's pipeline; the packaged one by default, ``detector="none"`` turns it off):
   1. the whole image, letterboxed to the detector's square input -> people: score, box and alignment
      (centre = mid-hips, radius of the circle around the body, rotation of the hips -> shoulders line);
   2. each person's upright crop (``Alignment.crop``) -> landmarks;
   3. with ``passes`` >= 2, a re-crop: the square around those landmarks in the upright frame, turned by the
      rotation the landmarks themselves give -> landmarks again.
-Without one (the default; or for an image where the detector finds nobody, when ``fallback``), the whole image
-letterboxed is the first pass and the re-crops follow (one person). Nothing from the ground truth
-is used, unless a caller passes ``rois`` explicitly (the evaluation's labelled ``--crop gt`` diagnostic, the
-tracker's ROI from the previous frame).
+Beside the detector's people (with ``whole_image``, the default) and without a detector, the whole image
+letterboxed is a first pass too, followed by its re-crops (one person): the packaged detector finds people
+small in the frame, the whole image the person who fills it (docs/detector.md). Every person is then ranked by
+the mean of its joint scores (comparable whatever gave its first crop), people below ``min_presence`` are
+dropped, and of two people whose keypoint boxes overlap at IoU >= ``NMS_IOU`` the better ranked is kept
+(OpenCV's NMS). Nothing from the ground truth is used, unless a caller passes ``rois`` explicitly (the
+evaluation's labelled ``--crop gt`` diagnostic, the tracker's ROI from the previous frame).
 
 Networks run behind runners (``artifacts.load_runner``): Keras, LiteRT and ONNX Runtime models share the same
 pre- and post-processing.
@@ -31,7 +33,7 @@ from blazepose.codec import Codec, Detection, DetectionCodec
 from blazepose.config import config_from_dict
 from blazepose.data.images import MIN_SIDE, load_image
 from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
-from blazepose.defaults import MAX_PEOPLE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
+from blazepose.defaults import MAX_PEOPLE, MIN_POSE_SCORE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
@@ -51,10 +53,11 @@ Roi = tuple
 class Person:
     keypoints: np.ndarray  # (K, 2) original image pixels
     visibility: np.ndarray  # (K,) per-joint score
-    score: float  # the detector's score (with no detector: the mean joint score)
+    score: float  # the mean joint score: ranks people whatever gave their first crop
     box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1 from the detector
     alignment: Alignment | None = None  # from the detector
     presence: float | None = None  # the landmark model's presence output (None: the model has none)
+    detection_score: float | None = None  # the detector's score (None: the whole-image pass found this person)
 
 
 @dataclass
@@ -85,8 +88,9 @@ def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
 class Predictor:
     """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
     `detector_runner` instead of `detector` (a file, or "detector" for the packaged one; None or "none": no
-    detector, the whole-image passes: the packaged detector is not yet good enough to be the default,
-    docs/detector.md).
+    detector, the whole-image passes only). `whole_image=False` leaves the whole-image person out beside a
+    detector (the detector's people only). A detected person whose mean joint score is below `min_pose_score`
+    is dropped (a pose read into a traffic light or a chair).
 
     With a landmark model that has a presence output, a person whose presence is below `min_presence` is
     dropped (an image with nobody gives no people), unless `fallback` keeps the best one of an image that
@@ -111,6 +115,8 @@ class Predictor:
         upright: bool = True,
         min_presence: float = MIN_PRESENCE,
         num_threads: int | None = None,
+        whole_image: bool = True,
+        min_pose_score: float = MIN_POSE_SCORE,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -123,10 +129,13 @@ class Predictor:
         if not 0.0 <= min_presence <= 1.0:
             raise BlazePoseError(f"min presence must be between 0 and 1, got {min_presence}")
         self.min_presence = min_presence
+        if not 0.0 <= min_pose_score <= 1.0:
+            raise BlazePoseError(f"min pose score must be between 0 and 1, got {min_pose_score}")
+        self.min_pose_score = min_pose_score
         if num_threads is not None and num_threads < 1:
             raise BlazePoseError(f"threads must be at least 1, got {num_threads}")
         if runner is None:
-            weights = resolve_weights(weights)
+            weights = resolve_weights(weights, trainable=decode is not None)
             runner = load_runner(weights, decode, num_threads=num_threads)
         self.runner = runner
         self.cfg = config_beside(weights) if weights else config_from_dict({})
@@ -150,6 +159,7 @@ class Predictor:
         self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
         self.align_margin = align_margin
         self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
+        self.whole_image = whole_image or detector_runner is None
 
     # --- the networks on crops -------------------------------------------------------------------------------
     def _run(self, images: list[np.ndarray], mats: list[np.ndarray]):
@@ -241,7 +251,30 @@ class Predictor:
         ]
 
     def _present(self, person: Person) -> bool:
+        """A person is there: presence (when the model has it) reaches `min_presence`, and a detected person's
+        mean joint score reaches `min_pose_score`."""
+        if person.detection_score is not None and person.score < self.min_pose_score:
+            return False
         return person.presence is None or person.presence >= self.min_presence
+
+    def _choose(self, people: list[Person]) -> list[Person]:
+        """One image's people, best first: those present (`_present`; with `fallback`, the best one when none
+        is), the better ranked of two whose keypoint boxes overlap at IoU >= NMS_IOU (OpenCV's NMS), at most
+        `max_people`."""
+        import cv2
+
+        kept = [p for p in people if self._present(p)]
+        if not kept and self.fallback and people:
+            kept = [max(people, key=lambda p: p.score)]
+        if len(kept) > 1:
+            boxes = []
+            for p in kept:
+                lo, hi = p.keypoints.min(axis=0), p.keypoints.max(axis=0)
+                w, h = max(float(hi[0] - lo[0]), 1.0), max(float(hi[1] - lo[1]), 1.0)
+                boxes.append([float(lo[0]), float(lo[1]), w, h])
+            order = cv2.dnn.NMSBoxes(boxes, [float(p.score) for p in kept], 0.0, NMS_IOU)
+            kept = [kept[int(i)] for i in np.asarray(order).reshape(-1)]
+        return sorted(kept, key=lambda p: -p.score)[: self.max_people]
 
     # --- images -> predictions -------------------------------------------------------------------------------
     def predict_arrays(
@@ -258,7 +291,7 @@ class Predictor:
             for p, person in zip(preds, self._people(found), strict=True):
                 p.people.append(person)
             return preds
-        whole = list(range(len(images)))
+        candidates: list[list[Person]] = [[] for _ in images]
         if self.detector is not None:
             detections = self.detect(images)
             owners = [i for i, dets in enumerate(detections) for _ in dets]
@@ -268,18 +301,20 @@ class Predictor:
             found = self._run(crop_images, [a.crop(self.size, self.align_margin) for a in aligned])
             found = self._refine(crop_images, found, passes, [None if self.upright else 0.0] * len(flat))
             for i, d, person in zip(owners, flat, self._people(found), strict=True):
-                person = dataclasses.replace(person, score=d.score, box=d.box, alignment=d.alignment)
-                if self._present(person):
-                    preds[i].people.append(person)
-            whole = [i for i, p in enumerate(preds) if not p.people] if self.fallback else []
+                found_person = dataclasses.replace(person, detection_score=d.score, box=d.box, alignment=d.alignment)
+                candidates[i].append(found_person)
+        whole = list(range(len(images)))
+        if not self.whole_image:  # the whole image only where the detector's people leave the image empty
+            whole = [i for i, c in enumerate(candidates) if not any(map(self._present, c))] if self.fallback else []
         if whole:
             sub = [images[i] for i in whole]
             boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in sub]
             found = self._run(sub, [_roi_matrix(b, self.size) for b in boxes])
             found = self._refine(sub, found, passes, [0.0] * len(sub))
             for i, person in zip(whole, self._people(found), strict=True):
-                if self.fallback or self._present(person):
-                    preds[i].people.append(person)
+                candidates[i].append(person)
+        for pred, people in zip(preds, candidates, strict=True):
+            pred.people = self._choose(people)
         return preds
 
     def predict_files(self, paths: list[str | Path], progress: bool = True, rois: list | None = None):
@@ -337,6 +372,8 @@ def person_json(person: Person) -> dict:
     }
     if person.presence is not None:
         out["presence"] = round(float(person.presence), 4)
+    if person.detection_score is not None:
+        out["detection_score"] = round(float(person.detection_score), 4)
     if person.box is not None:
         out["box"] = [_r(v) for v in person.box]
     if person.alignment is not None:

@@ -96,7 +96,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
     k = LSP.num_joints
     pred = np.full((len(samples), k, 2), np.nan)
     sizes = np.ones((len(samples), 2))
-    failed, nobody, fallbacks = [], 0, 0
+    failed, nobody, from_whole = [], 0, 0
     for i, (_, r) in enumerate(results):
         if isinstance(r, str):
             failed.append(r)  # unreadable image: scored as misses
@@ -104,7 +104,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
         if not r.people:
             nobody += 1  # no person found: scored as misses
             continue
-        fallbacks += predictor.detector is not None and r.people[0].box is None
+        from_whole += predictor.detector is not None and r.people[0].detection_score is None
         pred[i] = r.keypoints
         sizes[i] = (r.width, r.height)
     gt = np.stack([s.keypoints for s in samples]).astype(np.float64)
@@ -118,7 +118,8 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "passes": predictor.passes,
             "detector": predictor.detector is not None,
             "no_person_found": nobody,
-            "whole_image_fallbacks": int(fallbacks),  # the detector found nobody; the whole image was the first pass
+            # images whose best person came from the whole-image pass rather than from a detection
+            "whole_image_people": int(from_whole),
             "flip": predictor.flip,
             "images_per_second": len(samples) / seconds,
             "joint_names": list(LSP.joint_names),
@@ -137,8 +138,8 @@ def format_table(report: dict, title: str = "") -> str:
     lines.append(f"{report['images']} images, {report['crop']}{first}, {report['passes']} pass(es){flip}")
     if report.get("detector"):
         lines.append(
-            f"no person found: {report.get('no_person_found', 0)} images; whole-image fallback: "
-            f"{report.get('whole_image_fallbacks', 0)}"
+            f"no person found: {report.get('no_person_found', 0)} images; best person from the whole-image pass: "
+            f"{report.get('whole_image_people', 0)}"
         )
     lines.append("")
     lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")

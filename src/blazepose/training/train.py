@@ -282,7 +282,7 @@ class Run:
 def config_model_path(value: str) -> Path:
     """A model that a config names (`train.init_from`, `loss.distill_from`): a file, or a packaged model's name
     ("full" or "lite")."""
-    return resolve_weights(value)
+    return resolve_weights(value, trainable=True)
 
 
 def _init_from_exported(net: keras.Model, path: Path) -> list[str]:
