@@ -148,3 +148,25 @@ def test_download_rejects_wrong_checksums(tmp_path, capsys):
 def test_download_unreachable_url(tmp_path, capsys):
     assert main(["data", "download", "lsp", "--dest", str(tmp_path), "--url", (tmp_path / "x.zip").as_uri()]) == 2
     assert "could not download" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module, expected", [("tensorflow.python", "blazepose[cpu]"), ("onnx", "blazepose[export]")])
+def test_a_command_needing_what_the_runtime_install_leaves_out_says_what_to_install(
+    monkeypatch, capsys, module, expected
+):
+    def needs_it(args):
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setattr("blazepose.cli.cmd_info", needs_it)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {module.split('.')[0]} is not installed") and expected in err
+
+
+def test_a_missing_module_that_is_a_bug_keeps_its_traceback(monkeypatch):
+    def broken(args):
+        raise ModuleNotFoundError("No module named 'blazepose.nowhere'", name="blazepose.nowhere")
+
+    monkeypatch.setattr("blazepose.cli.cmd_info", broken)
+    with pytest.raises(ModuleNotFoundError):
+        main(["info"])

@@ -163,7 +163,9 @@ def test_missing_converter_package_names_the_install(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(importlib, "import_module", fake)
-    with pytest.raises(BlazePoseError, match=r"tf2onnx is not installed: pip install tf2onnx"):
+    with pytest.raises(
+        BlazePoseError, match=r"tf2onnx is not installed \(needed for ONNX export\).*pip install 'blazepose\[export\]'"
+    ):
         require("tf2onnx", "tf2onnx")
 
 

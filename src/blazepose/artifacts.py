@@ -17,15 +17,17 @@ of them guesses a format itself.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import importlib
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from blazepose.config import Config, config_from_dict, load_config
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, require
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
@@ -35,22 +37,10 @@ NPZ_FORMAT = "blazepose-inference-weights"
 FORMATS = (".keras", ".npz", ".tflite", ".onnx")
 
 
-def require(module: str, package: str):
-    """Import an optional dependency, or say which package to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise BlazePoseError(
-            f"{package} is not installed: pip install {package} (or pip install 'blazepose[export]')"
-        ) from None
-
-
 def packaged_path(name: str, trainable: bool = False) -> Path:
     """The packaged model's file: unless `trainable` (export, train.init_from: the .npz), its .tflite where
     one is packaged and LiteRT is installed (no TensorFlow needed, and the detector runs faster there than
     rebuilt in Keras), else its .npz."""
-    import importlib.util
-
     lite = WEIGHTS_DIR / f"{PACKAGED[name]}.tflite"
     if not trainable and lite.is_file() and importlib.util.find_spec("ai_edge_litert") is not None:
         return lite
@@ -266,6 +256,22 @@ def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
     return KerasRunner(load_exported_weights(path, net, cfg), cfg)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what native code writes to file descriptor 2 to /dev/null for the block (Python's own errors still
+    come back as exceptions)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class TFLiteRunner:
     """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke; outputs by name."""
 
@@ -273,8 +279,9 @@ class TFLiteRunner:
         check_fixed_decode(path, cfg, decode)
         interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
         try:
-            self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+            with _native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
+                self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise BlazePoseError(f"{path} is not a TFLite model LiteRT can load: {exc}") from None
         self.cfg, self.detector = cfg, cfg.task == "detector"

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from blazepose import __version__
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, missing_package_message
 
 EXAMPLES = """\
 examples:
@@ -285,9 +285,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report["weights"] = str(args.weights or "default")
     report["split"] = f"{args.dataset} {args.split}"
     title = f"{report['weights']} on {report['split']}"
-    out = write_report(report, args.output_dir, title)
+    written = write_report(report, args.output_dir, title)
     print(format_table(report, title))
-    print(f"\nwrote {out}/report.json, report.md, pck_curve.png")
+    print("\nwrote " + ", ".join(str(f) for f in written))
     if other is not None:
         print("\n" + compare(report, other, "this run", str(args.compare)))
     return 0
@@ -687,6 +687,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BlazePoseError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # a command that needs what the runtime install leaves out
+        message = missing_package_message((exc.name or "").split(".")[0])
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -21,3 +21,41 @@ def read_json(path, what: str):
         raise BlazePoseError(f"{path} does not exist (expected {what})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BlazePoseError(f"{path} is not valid JSON (expected {what}): {exc}") from None
+
+
+# Packages that the runtime install (pip install blazepose) leaves out: the extra that brings each, and what
+# needs it.
+TRAINING_PACKAGES = {
+    "tensorflow": ("cpu", "training, export and Keras models"),
+    "keras": ("cpu", "training, export and Keras models"),
+    "tensorboard": ("cpu", "training"),
+    "matplotlib": ("cpu", "training curves"),
+    "scipy": ("cpu", "reading LSP / LSPet joints.mat"),
+    "tf2onnx": ("export", "ONNX export"),
+    "onnx": ("export", "ONNX export"),
+    "onnxruntime": ("export", "ONNX models"),
+}
+
+
+def missing_package_message(name: str) -> str | None:
+    """What to say when importing the top-level package `name` failed, or None when it is not one that an
+    install of this toolkit may leave out (a bug, not the user's set-up)."""
+    if name not in TRAINING_PACKAGES:
+        return None
+    extra, what = TRAINING_PACKAGES[name]
+    gpu = " (with an NVIDIA GPU: 'blazepose[gpu]')" if extra == "cpu" else ""
+    return (
+        f"{name} is not installed (needed for {what}); the runtime install (pip install blazepose) runs .tflite "
+        f"models only: pip install 'blazepose[{extra}]'{gpu}, or pip install {name}"
+    )
+
+
+def require(module: str, package: str):
+    """Import an optional dependency, or say which package (and extra) to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = missing_package_message(package)
+        raise BlazePoseError(message or f"{package} is not installed: pip install {package}") from None

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from blazepose.config import DataConfig
 from blazepose.data.coco import read_coco
@@ -19,7 +18,7 @@ from blazepose.data.custom import FILE as CUSTOM_FILE
 from blazepose.data.custom import read_custom
 from blazepose.data.lsp import NUM_JOINTS, read_lsp, read_lspet
 from blazepose.data.sample import Sample
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, require
 
 LSP_TRAIN = range(0, 1000)  # im0001-im1000
 LSP_TEST = range(1000, 2000)  # im1001-im2000
@@ -84,8 +83,9 @@ def detect_dataset(folder: str | Path) -> str:
             f"{folder} is not a dataset folder: expected joints.mat (LSP/LSPet), annotations/ (COCO) or "
             f"{CUSTOM_FILE} (custom)"
         )
+    scipy_io = require("scipy.io", "scipy")
     try:
-        shape = scipy.io.whosmat(str(mat))
+        shape = scipy_io.whosmat(str(mat))
     except Exception as exc:
         raise BlazePoseError(f"{mat} is not a readable MATLAB .mat file (truncated or corrupt?): {exc}") from None
     shapes = {name: dims for name, dims, _ in shape}

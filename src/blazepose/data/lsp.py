@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from blazepose.data.sample import Sample
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, require
 
 NUM_JOINTS = 14
 
@@ -24,8 +23,9 @@ def load_joints_mat(path: str | Path, expected: str) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise BlazePoseError(f"{path} does not exist (expected the dataset's joints.mat)")
+    scipy_io = require("scipy.io", "scipy")
     try:
-        contents = scipy.io.loadmat(str(path))
+        contents = scipy_io.loadmat(str(path))
     except Exception as exc:  # scipy raises ValueError/TypeError/OSError/MatReadError for damaged files
         raise BlazePoseError(f"{path} is not a readable MATLAB .mat file (truncated or corrupt?): {exc}") from None
     if "joints" not in contents:

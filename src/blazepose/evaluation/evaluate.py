@@ -180,8 +180,12 @@ def format_table(report: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def plot_curve(report: dict, path: str | Path) -> Path:
-    import matplotlib
+def plot_curve(report: dict, path: str | Path) -> Path | None:
+    """The PCK curve per part as a PNG; None where matplotlib is not installed (the runtime install)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -216,13 +220,14 @@ def _jsonable(value):
     return value
 
 
-def write_report(report: dict, out_dir: str | Path, title: str = "") -> Path:
+def write_report(report: dict, out_dir: str | Path, title: str = "") -> list[Path]:
+    """report.json, report.md and (with matplotlib) pck_curve.png in `out_dir`; returns the files written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
     (out / "report.md").write_text(format_table(report, title) + "\n")
-    plot_curve(report, out / "pck_curve.png")
-    return out
+    curve = plot_curve(report, out / "pck_curve.png")
+    return [out / "report.json", out / "report.md"] + ([curve] if curve else [])
 
 
 def load_report(path: str | Path) -> dict:
