@@ -3,6 +3,8 @@ with it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -81,3 +83,37 @@ def test_detections_without_a_person_are_dropped_and_flip_averages_the_presence(
         Predictor(runner=runner, detector_runner=BrightestPixelDetector(), flip=True).predict_arrays([image])[0].people
     )
     assert person.presence == pytest.approx(0.7) and person.box is not None
+
+
+def _person(x0, y0, x1, y1, score, presence=0.9, detected=True):
+    """A person whose 14 keypoints span the box (x0, y0)-(x1, y1)."""
+    from blazepose.inference import Person
+
+    kps = np.array([[x0, y0], [x1, y1]] + [[(x0 + x1) / 2, (y0 + y1) / 2]] * 12, np.float32)
+    return Person(
+        kps, np.full(14, score, np.float32), score, presence=presence, detection_score=0.5 if detected else None
+    )
+
+
+def test_the_merge_keeps_one_of_two_overlapping_people_and_drops_split_detections():
+    """Worked by hand: B overlaps A at IoU 0.95 (NMS at 0.5), C lies wholly inside A (a split detection), D is
+    beside A (kept), E is below the pose score, F says nobody is there; the order is by mean joint score."""
+    predictor = Predictor(runner=BrightestPixelRunner())
+    a = _person(0, 0, 100, 200, 0.5, detected=False)  # the whole-image person
+    b = _person(0, 10, 100, 200, 0.4)  # IoU with a: 19000 / 20000 = 0.95
+    c = _person(20, 100, 60, 190, 0.6)  # inside a, and better scored: a is then inside nothing, c is kept first
+    d = _person(150, 0, 250, 200, 0.3)
+    e = _person(300, 0, 400, 200, 0.19)  # a detected person under MIN_POSE_SCORE (0.2)
+    f = _person(500, 0, 600, 200, 0.9, presence=0.1)
+    chosen = predictor._choose([a, b, c, d, e, f])
+    # c ranks first; a covers only 3600 / 20000 of itself with c: kept; b is a duplicate of a; d stands apart
+    assert chosen == [c, a, d]
+    chosen = predictor._choose([dataclasses.replace(c, score=0.45), a, d])
+    assert chosen == [a, d]  # c ranked below a lies wholly inside it: a split detection
+
+
+def test_the_whole_image_person_needs_only_presence():
+    predictor = Predictor(runner=BrightestPixelRunner())
+    low = _person(0, 0, 100, 200, 0.1, detected=False)
+    assert predictor._choose([low]) == [low]
+    assert predictor._choose([_person(0, 0, 100, 200, 0.1)]) == []

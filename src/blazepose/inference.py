@@ -11,8 +11,9 @@ letterboxed is a first pass too, followed by its re-crops (one person): the pack
 small in the frame, the whole image the person who fills it (docs/detector.md). Every person is then ranked by
 the mean of its joint scores (comparable whatever gave its first crop), people below ``min_presence`` are
 dropped, and of two people whose keypoint boxes overlap at IoU >= ``NMS_IOU`` the better ranked is kept
-(OpenCV's NMS). Nothing from the ground truth is used, unless a caller passes ``rois`` explicitly (the
-evaluation's labelled ``--crop gt`` diagnostic, the tracker's ROI from the previous frame).
+(OpenCV's NMS), as is one whose keypoint box lies mostly inside a better-ranked one's (``MAX_COVERED``).
+Nothing from the ground truth is used, unless a caller passes ``rois`` explicitly (the evaluation's labelled
+``--crop gt`` diagnostic, the tracker's ROI from the previous frame).
 
 Networks run behind runners (``artifacts.load_runner``): Keras, LiteRT and ONNX Runtime models share the same
 pre- and post-processing.
@@ -33,7 +34,7 @@ from blazepose.codec import Codec, Detection, DetectionCodec
 from blazepose.config import config_from_dict
 from blazepose.data.images import MIN_SIDE, load_image
 from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
-from blazepose.defaults import MAX_PEOPLE, MIN_POSE_SCORE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
+from blazepose.defaults import MAX_COVERED, MAX_PEOPLE, MIN_POSE_SCORE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP
 
@@ -259,22 +260,29 @@ class Predictor:
 
     def _choose(self, people: list[Person]) -> list[Person]:
         """One image's people, best first: those present (`_present`; with `fallback`, the best one when none
-        is), the better ranked of two whose keypoint boxes overlap at IoU >= NMS_IOU (OpenCV's NMS), at most
-        `max_people`."""
+        is), the better ranked of two whose keypoint boxes overlap at IoU >= NMS_IOU (OpenCV's NMS), none whose
+        keypoint box lies MAX_COVERED or more inside a better-ranked one's (a split detection: a limb or the
+        torso of a person already found), at most `max_people`."""
         import cv2
 
         kept = [p for p in people if self._present(p)]
         if not kept and self.fallback and people:
             kept = [max(people, key=lambda p: p.score)]
-        if len(kept) > 1:
-            boxes = []
-            for p in kept:
-                lo, hi = p.keypoints.min(axis=0), p.keypoints.max(axis=0)
-                w, h = max(float(hi[0] - lo[0]), 1.0), max(float(hi[1] - lo[1]), 1.0)
-                boxes.append([float(lo[0]), float(lo[1]), w, h])
-            order = cv2.dnn.NMSBoxes(boxes, [float(p.score) for p in kept], 0.0, NMS_IOU)
-            kept = [kept[int(i)] for i in np.asarray(order).reshape(-1)]
-        return sorted(kept, key=lambda p: -p.score)[: self.max_people]
+        if len(kept) < 2:
+            return kept
+        boxes = np.array([np.concatenate([p.keypoints.min(axis=0), p.keypoints.max(axis=0)]) for p in kept], float)
+        sizes = np.maximum(boxes[:, 2:] - boxes[:, :2], 1.0)
+        xywh = [[float(b[0]), float(b[1]), float(w), float(h)] for b, (w, h) in zip(boxes, sizes, strict=True)]
+        order = [int(i) for i in np.asarray(cv2.dnn.NMSBoxes(xywh, [float(p.score) for p in kept], 0.0, NMS_IOU))]
+        order.sort(key=lambda i: -kept[i].score)
+        chosen: list[int] = []
+        for i in order:
+            inside = np.maximum(
+                np.minimum(boxes[chosen, 2:], boxes[i, 2:]) - np.maximum(boxes[chosen, :2], boxes[i, :2]), 0
+            )
+            if not chosen or (inside.prod(axis=1) / sizes[i].prod()).max() < MAX_COVERED:
+                chosen.append(i)
+        return [kept[i] for i in chosen[: self.max_people]]
 
     # --- images -> predictions -------------------------------------------------------------------------------
     def predict_arrays(
