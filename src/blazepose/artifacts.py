@@ -17,15 +17,14 @@ of them guesses a format itself.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from blazepose._quiet import import_tensorflow, native_stderr_silenced
 from blazepose.config import Config, config_from_dict, load_config
 from blazepose.errors import BlazePoseError, require
 
@@ -158,6 +157,7 @@ TASK_SUB_MODELS = {
 def load_network(path, what: str = "weights file", task: str = "landmarks"):
     """A network saved by training (.keras), checked: the file exists, Keras reads it, and it has the
     sub-models of `task`."""
+    import_tensorflow()
     import keras
 
     path = Path(path).expanduser()
@@ -256,22 +256,6 @@ def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
     return KerasRunner(load_exported_weights(path, net, cfg), cfg)
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """Send what native code writes to file descriptor 2 to /dev/null for the block (Python's own errors still
-    come back as exceptions)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class TFLiteRunner:
     """An exported .tflite model in the LiteRT interpreter (XNNPACK), one image per invoke; outputs by name."""
 
@@ -279,7 +263,7 @@ class TFLiteRunner:
         check_fixed_decode(path, cfg, decode)
         interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
         try:
-            with _native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
+            with native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
                 self.interpreter = interpreter_mod.Interpreter(model_path=str(path), num_threads=num_threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blazepose._quiet import import_tensorflow
 from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
 from blazepose.config import Config, dumps_config, save_config
 from blazepose.errors import BlazePoseError
@@ -65,6 +66,7 @@ def parity_images(cfg: Config, count: int = 32) -> np.ndarray:
 
 
 def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) -> bytes:
+    import_tensorflow()
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 

@@ -19,7 +19,13 @@ def forward_flops(model: keras.Model, input_size: int) -> int:
     graph = convert_variables_to_constants_v2(fn).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     opts["output"] = "none"
-    return int(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the v1 profiler's deprecation notices
+    try:
+        return int(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops)
+    finally:
+        logger.setLevel(level)
 
 
 def model_info(cfg: Config) -> str:
