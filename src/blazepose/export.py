@@ -10,13 +10,14 @@ pre- and post-process it exactly as the Keras model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
-from blazepose._quiet import import_tensorflow
+from blazepose._quiet import import_tensorflow, native_stderr_silenced
 from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
 from blazepose.config import Config, dumps_config, save_config
 from blazepose.errors import BlazePoseError
@@ -88,8 +89,50 @@ def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) 
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
-        # int8 inside, float32 in and out, so the same pre- and post-processing applies.
+        # int8 inside, float32 in and out, so the same pre- and post-processing applies. The heatmap decode
+        # stays in float: its argmax cell index (0..4095) and the row / column arithmetic on it cannot live in
+        # 8 bits (quantized, joints moved by about 100 px).
+        decode = _float_tensor_names(frozen, DECODER_LAYER)
+        if decode:
+            options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=decode)
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=representative, debug_options=options
+            )
+            return debugger.get_nondebug_quantized_model()
     return converter.convert()
+
+
+@contextlib.contextmanager
+def _converter_quiet():
+    """The TFLite converter's notices (absl warnings, deprecation warnings, native progress lines) kept out of
+    the command's output; a failed conversion still raises with its message."""
+    import logging
+    import warnings
+
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), native_stderr_silenced():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        absl.setLevel(level)
+
+
+# The name of the layer whose operations int8 export keeps in float (models.layers.HeatmapDecoder's default).
+DECODER_LAYER = "heatmap_decoder"
+
+
+def _float_tensor_names(frozen, layer: str) -> list[str]:
+    """Output tensor names of the operations of `layer` in the float TFLite conversion of `frozen`."""
+    import tensorflow as tf
+
+    interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
+    content = tf.lite.TFLiteConverter.from_concrete_functions([frozen]).convert()
+    with native_stderr_silenced():
+        interpreter = interpreter_mod.Interpreter(model_content=content)
+    return [t["name"] for t in interpreter.get_tensor_details() if f"/{layer}" in t["name"]]
 
 
 def _to_onnx(model, path: Path) -> None:
@@ -170,7 +213,9 @@ def export_model(
                 else calibration_images(cfg, calibration_count)
             )
         tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_bytes(_to_tflite(keras_runner.model, size, quantize, calibration))
+        with _converter_quiet():
+            content = _to_tflite(keras_runner.model, size, quantize, calibration)
+        tmp.write_bytes(content)
         tmp.replace(output)
     elif fmt == "onnx":
         require("onnxruntime", "onnxruntime")
