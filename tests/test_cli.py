@@ -170,3 +170,23 @@ def test_a_missing_module_that_is_a_bug_keeps_its_traceback(monkeypatch):
     monkeypatch.setattr("blazepose.cli.cmd_info", broken)
     with pytest.raises(ModuleNotFoundError):
         main(["info"])
+
+
+def test_predict_into_a_named_pipe_writes_through_it_and_leaves_it_a_pipe(data_root, tmp_path):
+    """--output /dev/null or /dev/stdout must not be replaced by a plain file (the atomic write's rename did
+    that to /dev/null when run as root); a named pipe stands in for them here."""
+    import os
+    import stat
+    import threading
+
+    pipe = tmp_path / "out.json"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    image = str(data_root / "lsp" / "images" / "im0001.jpg")
+    code = main(["predict", image, "--weights", "lite", "--detector", "none", "--quiet", "--output", str(pipe)])
+    reader.join(timeout=10)
+    assert code == 0 and stat.S_ISFIFO(pipe.stat().st_mode)
+    assert b'"joint_names"' in received[0]
+    assert not (tmp_path / "out.json.lock").exists()

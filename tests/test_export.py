@@ -275,7 +275,7 @@ def test_predict_video_and_evaluate_on_a_tflite_model_never_import_tensorflow(ex
 
 
 @pytest.mark.parametrize("weights", [["--weights", "full"], ["--weights", "full", "--decode", "heatmap"]])
-def test_predict_prints_no_native_start_up_lines(data_root, weights):
+def test_predict_prints_no_native_start_up_lines(data_root, weights, tmp_path):
     """Neither LiteRT's XNNPACK line (the packaged .tflite) nor TensorFlow's absl / oneDNN lines (Keras, from
     the packaged .npz) reach stderr; only the command's own summary does."""
     import subprocess
@@ -283,7 +283,7 @@ def test_predict_prints_no_native_start_up_lines(data_root, weights):
 
     image = str(data_root / "lsp" / "images" / "im0001.jpg")
     code = "import sys; from blazepose.cli import main; sys.exit(main(sys.argv[1:]))"
-    args = ["predict", image, *weights, "--detector", "none", "--quiet", "--output", "/dev/null"]
+    args = ["predict", image, *weights, "--detector", "none", "--quiet", "--output", str(tmp_path / "p.json")]
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.strip() == "predicted 1 image(s), 1 person(s)", proc.stderr

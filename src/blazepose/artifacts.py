@@ -103,8 +103,14 @@ def npz_kind(path: str | Path, what: str = "weights file") -> str:
 
 
 def atomic_write(path: str | Path, write) -> Path:
-    """Call write(file_object) on a temporary file beside `path`, then move it into place."""
+    """Call write(file_object) on a temporary file beside `path`, then move it into place. An existing
+    `path` that is not a regular file (/dev/null, /dev/stdout, a named pipe) is written to directly: replacing
+    it would put a plain file where the device or pipe was."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "wb") as f:
+            write(f)
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:

@@ -175,7 +175,7 @@ def _check_output_file(path: str | None, what: str) -> None:
 def _output_lock(path: str | None):
     """Hold `path`.lock (created exclusively) while a run writes `path`: a second run aimed at the same file
     is refused at its start instead of silently replacing the first one's result."""
-    if not path:
+    if not path or (Path(path).exists() and not Path(path).is_file()):  # no lock beside /dev/null or a pipe
         yield
         return
     lock = Path(f"{path}.lock")
