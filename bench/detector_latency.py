@@ -53,6 +53,18 @@ def median_ms(fn, n: int) -> float:
     return 1000 * float(np.median(times))
 
 
+def interleaved_rounds(paths: dict[str, Path], threads: int, rounds: int, invokes: int) -> dict[str, np.ndarray]:
+    """Per model, its median ms in each round; every round invokes every model `invokes` times, in turn."""
+    runs = {name: interpreter(p, threads) for name, p in paths.items()}
+    for fn in runs.values():
+        median_ms(fn, 10)  # warm-up
+    per_round = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            per_round[name].append(median_ms(fn, invokes))
+    return {k: np.asarray(v) for k, v in per_round.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=30, help="interleaved rounds (default 30)")
@@ -77,14 +89,7 @@ def main() -> None:
         print("| model | threads | median ms | ratio to MediaPipe detector | ratio to our Full landmarks |")
         print("|---|---|---|---|---|")
         for threads in args.threads:
-            runs = {name: interpreter(p, threads) for name, p in paths.items()}
-            for fn in runs.values():
-                median_ms(fn, 10)  # warm-up
-            per_round = {name: [] for name in runs}
-            for _ in range(args.rounds):
-                for name, fn in runs.items():
-                    per_round[name].append(median_ms(fn, args.invokes))
-            times = {k: np.asarray(v) for k, v in per_round.items()}
+            times = interleaved_rounds(paths, threads, args.rounds, args.invokes)
             mp = times["MediaPipe pose_detection"]
             ours_full = times["ours Full landmarks (heatmap decode)"]
             for name, t in times.items():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector_latency import PEER, interpreter, median_ms
+from detector_latency import PEER, interleaved_rounds
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,14 +52,7 @@ def main() -> None:
         print("| model | threads | median ms | ratio to MediaPipe's landmark model |")
         print("|---|---|---|---|")
         for threads in args.threads:
-            runs = {name: interpreter(p, threads) for name, p in paths.items()}
-            for fn in runs.values():
-                median_ms(fn, 10)  # warm-up
-            per_round = {name: [] for name in runs}
-            for _ in range(args.rounds):
-                for name, fn in runs.items():
-                    per_round[name].append(median_ms(fn, args.invokes))
-            times = {k: np.asarray(v) for k, v in per_round.items()}
+            times = interleaved_rounds(paths, threads, args.rounds, args.invokes)
             for name, t in times.items():
                 print(f"| {name} | {threads} | {np.median(t):.2f} | {np.median(t / times[mediapipe]):.2f} |")
 
