@@ -122,6 +122,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from blazepose.recipes import describe, plan, run
+
+    steps = plan(args.name, Path(args.runs_dir))
+    print(describe(steps))
+    if not args.dry_run:
+        run(steps)
+        print(f"done: {steps[-1].output}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from blazepose.config import load_config
     from blazepose.models.info import model_info
@@ -651,6 +662,20 @@ def build_parser() -> argparse.ArgumentParser:
     av.add_argument("models", nargs="+", metavar="MODEL", help=".keras files (e.g. runs/x/model.keras)")
     av.add_argument("--output", required=True, help=".keras file to write")
     av.set_defaults(func=cmd_average)
+
+    rp = commands.add_parser(
+        "reproduce",
+        help="make a shipped model from scratch, stage after stage (configs/recipes/NAME.toml)",
+        description="Run a recipe: every training, averaging and export stage that makes a shipped model, in "
+        "order, each in its own process, outputs under RUNS_DIR/NAME/STAGE. Finished stages are skipped and an "
+        "interrupted training is resumed, so the same command continues after a stop. Stages of another "
+        "recipe that this one needs run first. The exported file is written under RUNS_DIR, never over the "
+        "packaged one.",
+    )
+    rp.add_argument("name", help="recipe: full, lite, detector (configs/recipes/), or a recipe .toml file")
+    rp.add_argument("--runs-dir", default="runs/reproduce", help="where the stages write (default runs/reproduce)")
+    rp.add_argument("--dry-run", action="store_true", help="check the recipe and list its commands; run nothing")
+    rp.set_defaults(func=cmd_reproduce)
 
     info = commands.add_parser(
         "info",

@@ -1,0 +1,169 @@
+"""Recipes: how a shipped model is made from scratch, stage after stage (``blazepose reproduce NAME``).
+
+A recipe is a TOML file in ``configs/recipes/``. Its stages run in order; each one is
+
+    train    config = "configs/x.toml", optionally init_from / distill_from = another stage, set = ["k=v", ...]
+    average  average = [stage, stage, ...]  (a model soup: ``training.average``)
+    export   export = stage, quantize = "float16", decode = "heatmap"  (``blazepose export --format npz``)
+
+A stage is named by ``name``; another stage is referred to by its name (an earlier stage of this recipe) or as
+``recipe/stage`` (a stage of another recipe, which then runs first). Whatever a stage's config names as
+``train.init_from`` or ``loss.distill_from`` is replaced by the recipe's own input (or must be a file in the
+repository), so a recipe needs nothing outside the repository and the datasets. Outputs go to
+``<runs>/<recipe>/<stage>/``; a stage whose result exists is skipped, a training stage whose run directory
+exists without a result is resumed, so an interrupted reproduction continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blazepose.errors import BlazePoseError
+
+RECIPES = Path("configs") / "recipes"
+# Config keys whose value is a model file: a recipe gives them from its stages.
+MODEL_INPUTS = {"init_from": "train.init_from", "distill_from": "loss.distill_from"}
+
+
+@dataclass
+class Step:
+    recipe: str
+    name: str
+    kind: str  # train | average | export
+    output: Path
+    command: list[str]
+    inputs: list[Path] = field(default_factory=list)
+    run_dir: Path | None = None
+
+    def done(self) -> bool:
+        return self.output.is_file()
+
+
+def recipe_path(name: str, root: Path = Path(".")) -> Path:
+    path = Path(name) if name.endswith(".toml") else root / RECIPES / f"{name}.toml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (root / RECIPES).glob("*.toml"))
+        raise BlazePoseError(f"no recipe {name!r} ({path} does not exist); recipes: {', '.join(known) or 'none'}")
+    return path
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise BlazePoseError(f"{path} is not valid TOML: {exc}") from None
+    stages = data.get("stage")
+    if not isinstance(stages, list) or not stages:
+        raise BlazePoseError(f"{path}: expected [[stage]] tables")
+    return data
+
+
+def plan(name: str, runs: Path, root: Path = Path("."), _seen: dict | None = None) -> list[Step]:
+    """The steps that make recipe `name` (those of the recipes it refers to first), every input checked."""
+    from blazepose.config import load_config
+
+    seen = {} if _seen is None else _seen  # recipe name -> {stage name: Step}, in order
+    path = recipe_path(name, root)
+    name = path.stem
+    if name in seen:
+        return list(seen[name].values())
+    data = _read(path)
+    seen[name] = {}
+    steps: list[Step] = []
+    cli = [sys.executable, "-m", "blazepose.cli"]
+
+    def ref(stage: dict, value: str) -> Step:
+        where = f"{path}: stage {stage.get('name')!r}"
+        if "/" in value:  # another recipe's stage: the steps it needs run first
+            other, other_stage = value.split("/", 1)
+            if other == name:
+                raise BlazePoseError(f"{where} takes {value!r}: name a stage of this recipe without '{name}/'")
+            other_steps = plan(other, runs, root, seen)
+            found = seen[other].get(other_stage)
+            if found is not None:
+                by_output = {s.output: s for s in other_steps}
+                needed, todo = set(), [found]
+                while todo:
+                    step = todo.pop()
+                    if id(step) not in needed:
+                        needed.add(id(step))
+                        todo += [by_output[i] for i in step.inputs if i in by_output]
+                steps.extend(s for s in other_steps if id(s) in needed and all(s is not t for t in steps))
+        else:
+            found = seen[name].get(value)
+        if found is None:
+            raise BlazePoseError(f"{where} takes {value!r}, which no earlier stage makes")
+        return found
+
+    for stage in data["stage"]:
+        sname = stage.get("name")
+        if not isinstance(sname, str) or not sname or "/" in sname or sname in seen[name]:
+            raise BlazePoseError(f"{path}: every stage needs a unique name without '/', got {sname!r}")
+        out_dir = runs / name / sname
+        if "config" in stage:
+            config = root / stage["config"]
+            if not config.is_file():
+                raise BlazePoseError(f"{path}: stage {sname!r} names {config}, which is not in the repository")
+            sets = list(stage.get("set", []))
+            inputs = []
+            for key, setting in MODEL_INPUTS.items():
+                if key in stage:
+                    source = ref(stage, stage[key])
+                    inputs.append(source.output)
+                    sets.append(f"{setting}={source.output}")
+            cfg = load_config(config, sets)  # unknown keys and bad values are refused here
+            for key, setting in MODEL_INPUTS.items():
+                section, attr = setting.split(".")
+                value = getattr(getattr(cfg, section), attr)
+                if key not in stage and value and not (root / value).is_file():
+                    raise BlazePoseError(
+                        f"{path}: stage {sname!r}'s config sets {setting} = {value!r}, which the recipe does not "
+                        f"provide; give the stage {key} = <an earlier stage>"
+                    )
+            command = [*cli, "train", "--config", str(config), "--run-dir", str(out_dir)]
+            command += [arg for s in sets for arg in ("--set", s)]
+            step = Step(name, sname, "train", out_dir / "model.keras", command, inputs, out_dir)
+        elif "average" in stage:
+            sources = [ref(stage, s) for s in stage["average"]]
+            output = out_dir / "model.keras"
+            command = [*cli, "average", *[str(s.output) for s in sources], "--output", str(output)]
+            step = Step(name, sname, "average", output, command, [s.output for s in sources])
+        elif "export" in stage:
+            source = ref(stage, stage["export"])
+            output = out_dir / stage.get("file", f"{name}.npz")
+            command = [*cli, "export", "--weights", str(source.output), "--format", "npz", "--output", str(output)]
+            command += ["--quantize", stage.get("quantize", "float16")]
+            if "decode" in stage:
+                command += ["--decode", stage["decode"]]
+            step = Step(name, sname, "export", output, command, [source.output])
+        else:
+            raise BlazePoseError(f"{path}: stage {sname!r} needs config, average or export")
+        seen[name][sname] = step
+        steps.append(step)
+    return steps
+
+
+def describe(steps: list[Step]) -> str:
+    lines = []
+    for i, s in enumerate(steps, 1):
+        state = "done" if s.done() else ("resume" if s.run_dir and s.run_dir.exists() else "to run")
+        lines.append(f"{i:2d}. {s.recipe}/{s.name} [{s.kind}, {state}]: blazepose {' '.join(s.command[3:])}")
+    return "\n".join(lines)
+
+
+def run(steps: list[Step]) -> None:
+    """Run the steps in order: finished ones are skipped, an interrupted training is resumed."""
+    for i, s in enumerate(steps, 1):
+        if s.done():
+            print(f"[{i}/{len(steps)}] {s.recipe}/{s.name}: done ({s.output})", flush=True)
+            continue
+        command = s.command
+        if s.kind == "train" and s.run_dir is not None and (s.run_dir / "config.toml").is_file():
+            command = [*command[:3], "--run-dir", str(s.run_dir), "--resume"]
+        print(f"[{i}/{len(steps)}] {s.recipe}/{s.name}: blazepose {' '.join(command[3:])}", flush=True)
+        if subprocess.run(command).returncode != 0:
+            raise BlazePoseError(f"stage {s.recipe}/{s.name} failed; run the same command again to continue")
