@@ -77,3 +77,53 @@ def test_large_jpegs_are_decoded_reduced_with_consistent_keypoints(data_root, tm
     np.testing.assert_allclose(examples[0]["joints"], examples[1]["joints"], atol=1e-5)
     diff = np.abs(examples[0]["image"].astype(int) - examples[1]["image"].astype(int)).mean()
     assert diff < 6, diff
+
+
+class _FixedRng:
+    """choice -> `side`; uniform(a, b) -> a + `at` x (b - a)."""
+
+    def __init__(self, side: float, at: float):
+        self.side, self.at = side, at
+
+    def choice(self, options):
+        return self.side
+
+    def uniform(self, a, b):
+        return a + self.at * (b - a)
+
+
+def test_paste_beside_puts_the_patch_where_worked_out_by_hand():
+    from blazepose.data.transforms import paste_beside
+
+    image = np.zeros((100, 100, 3), np.uint8)
+    patch = np.broadcast_to(np.arange(40, dtype=np.uint8)[None, :, None] + 100, (40, 40, 3)).copy()
+    # right, 0.3 x 100 from the centre, 0.15 x 100 up: centre (80, 35), corner (60, 15), cut at x = 100
+    out, box = paste_beside(image, patch, _FixedRng(1.0, 0.0))
+    assert box == (60, 15, 100, 55)
+    np.testing.assert_array_equal(out[15:55, 60:100], patch)
+    assert out.sum() == patch.astype(np.int64).sum()
+    # left, 0.6 x 100 from the centre, 0.15 down: centre (-10, 65), corner (-30, 45): patch columns 30-39 land
+    # on x = 0..9
+    out, box = paste_beside(image, patch, _FixedRng(-1.0, 1.0))
+    assert box == (0, 45, 10, 85)
+    np.testing.assert_array_equal(out[45:85, 0:10], patch[:, 30:40])
+    assert out[:, 10:].sum() == 0 and out[:45].sum() == 0 and out[85:].sum() == 0
+
+
+def test_a_pasted_person_hides_the_joints_under_it_and_leaves_the_targets(tiny_lsp, data_root):
+    samples, _ = read_lsp(tiny_lsp)
+    base = _cfg(data_root)
+    codec = Codec.from_config(base.data)
+    plain = load_example(samples[0], np.random.default_rng(3), base, codec, True, distractors=samples[1:2])
+    cfg = dataclasses.replace(base, augment=dataclasses.replace(base.augment, distractor_prob=1.0))
+    pasted = load_example(samples[0], np.random.default_rng(3), cfg, codec, True, distractors=samples[1:2])
+    assert not np.array_equal(plain["image"], pasted["image"])
+    for key in ("heatmap", "joints", "mask"):  # where the framed person is does not change
+        np.testing.assert_array_equal(plain[key], pasted[key])
+    assert (pasted["visibility"] <= plain["visibility"]).all()
+    assert (pasted["visibility"] < plain["visibility"]).any()  # this seed puts the paste over some joints
+    changed = np.any(plain["image"] != pasted["image"], axis=-1)
+    joints = plain["joints"] * 256 - 0.5
+    for (x, y), before, after in zip(joints, plain["visibility"], pasted["visibility"], strict=True):
+        inside = 0 <= round(y) < 256 and 0 <= round(x) < 256 and changed[round(y), round(x)]
+        assert after == (0.0 if inside else before)

@@ -56,6 +56,10 @@ class AugmentConfig:
     occlusion_prob: float = 0.5  # probability of drawing occlusion rectangles of random colour
     occlusion_max_boxes: int = 2
     occlusion_max_size: float = 0.3  # rectangle side up to this fraction of the input
+    # Probability of pasting another training person beside the framed one (photos hold several people): a
+    # square cut around that person's keypoints, 0.6-1.0 of the input's side, its centre 0.3-0.6 of the side to
+    # the left or right; the framed person's joints under it count as not visible. 0 = off (the default).
+    distractor_prob: float = 0.0
     brightness: float = 0.2  # colour jitter amplitudes
     contrast: float = 0.2
     saturation: float = 0.2
@@ -307,6 +311,7 @@ RANGES = (
     ("data.crop_margin", lambda v: _finite(v) and v > 0, "a number > 0"),
     ("data.val_fraction", lambda v: 0 < v < 1, "a fraction between 0 and 1"),
     ("data.photo_share", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("augment.distractor_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
     ("train.steps_per_epoch", lambda v: v >= 0, "an integer >= 0 (0 = one pass over the data)"),
     ("train.val_samples", lambda v: v >= 0, "an integer >= 0 (0 = all)"),
     ("train.heatmap_epochs", lambda v: v >= 0, "an integer >= 0"),

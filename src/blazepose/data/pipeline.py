@@ -18,7 +18,7 @@ from blazepose.codec import Codec
 from blazepose.config import Config
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
-from blazepose.data.transforms import augment, person_box
+from blazepose.data.transforms import augment, covered, crop_matrix, paste_beside, person_box, warp_image
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP, Skeleton
 
@@ -53,10 +53,33 @@ class SkipCounter:
         return len(self.paths)
 
 
+def distractor_patch(sample: Sample, rng: np.random.Generator, size: int) -> np.ndarray | None:
+    """A square cut around `sample`'s person (1.1 x its keypoints' box), resized to 0.6-1.0 x `size`, maybe
+    mirrored; None for a sample without keypoints or whose image cannot be read (the framed sample is kept)."""
+    if sample.mask.sum() == 0:
+        return None
+    side = int(rng.uniform(0.6, 1.0) * size)
+    box = person_box(sample.keypoints, sample.mask, 1.1)
+    try:
+        image, (sx, sy) = load_image(sample.image_path, min_scale=min(1.0, side / box[2]))
+    except BlazePoseError:
+        return None
+    cx, cy, box_side = box[0] * sx, box[1] * sy, box[2] * max(sx, sy)
+    patch = warp_image(image, crop_matrix((cx, cy), box_side, side), side)
+    return np.ascontiguousarray(patch[:, ::-1]) if rng.random() < 0.5 else patch
+
+
 def load_example(
-    sample: Sample, rng: np.random.Generator, cfg: Config, codec: Codec, train: bool, skeleton: Skeleton = LSP
+    sample: Sample,
+    rng: np.random.Generator,
+    cfg: Config,
+    codec: Codec,
+    train: bool,
+    skeleton: Skeleton = LSP,
+    distractors: list[Sample] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One sample -> the network input (uint8) and its encoded targets (see ``Codec.encode``)."""
+    """One sample -> the network input (uint8) and its encoded targets (see ``Codec.encode``). With `train`,
+    `distractors` and ``augment.distractor_prob``, another person from `distractors` may be pasted beside."""
     size = cfg.data.input_size
     min_scale = 1.0
     if sample.mask.sum() > 0:
@@ -70,6 +93,12 @@ def load_example(
     out, kps, vis, mask, _ = augment(
         image, keypoints, sample.visibility, sample.mask, rng, size, cfg.data.crop_margin, aug, skeleton
     )
+    if train and aug.enabled and distractors and rng.random() < aug.distractor_prob:
+        other = distractors[int(rng.integers(len(distractors)))]
+        patch = distractor_patch(other, rng, size) if other.image_path != sample.image_path else None
+        if patch is not None:
+            out, box = paste_beside(out, patch, rng)
+            vis = vis * ~covered(kps, [box])
     targets = codec.encode(kps, mask)
     return {
         "image": out,
@@ -118,12 +147,13 @@ def make_dataset(
     seed = cfg.seed if seed is None else seed
     skipped = skipped if skipped is not None else SkipCounter()
     drop_remainder = train if drop_remainder is None else drop_remainder
+    distractors = samples if train and cfg.augment.distractor_prob > 0 else None
 
     def _load(index, element_seed):
         sample = samples[int(index)]
         rng = np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF])
         try:
-            ex = load_example(sample, rng, cfg, codec, train, skeleton)
+            ex = load_example(sample, rng, cfg, codec, train, skeleton, distractors)
             ok = True
         except BlazePoseError as exc:
             skipped.add(sample.image_path, str(exc))

@@ -38,7 +38,7 @@ def show_samples(
     codec = Codec.from_config(cfg.data)
     tiles = []
     for i in sorted(chosen):
-        ex = load_example(samples[i], rng, cfg, codec, train=augment)
+        ex = load_example(samples[i], rng, cfg, codec, train=augment, distractors=samples)
         kps, _ = codec.decode(ex["heatmap"], ex["offset"])
         tiles.append(draw_skeleton(ex["image"], kps, ex["mask"], LSP))
     return save_png(image_grid(tiles, columns), output)

@@ -142,6 +142,26 @@ def occlude(
     return out, boxes
 
 
+def paste_beside(
+    image: np.ndarray, patch: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Paste the square `patch` (another person) into `image`, its centre 0.3-0.6 of the image's side to the
+    left or right of the centre and up to 0.15 above or below, cut at the borders. Returns the new image and
+    the pasted rectangle (x0, y0, x1, y1), x1/y1 exclusive."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    side = patch.shape[0]
+    cx = w / 2 + rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.6) * w
+    cy = h / 2 + rng.uniform(-0.15, 0.15) * h
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    x1, y1 = min(x0 + side, w), min(y0 + side, h)
+    px, py = max(-x0, 0), max(-y0, 0)
+    x0, y0 = max(x0, 0), max(y0, 0)
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = patch[py : py + y1 - y0, px : px + x1 - x0]
+    return out, (x0, y0, max(x1, x0), max(y1, y0))
+
+
 def covered(points: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
     """(..., K) True where a point falls on one of the rectangles."""
     hit = np.zeros(points.shape[:-1], bool)
