@@ -65,3 +65,31 @@ def test_two_lsp_people_side_by_side_give_two_poses(predictor, data_root, left, 
     people = predictor.predict_arrays([canvas])[0].people
     middles = [float(np.median(p.keypoints[:, 0])) for p in people]
     assert any(x < a.shape[1] for x in middles) and any(x > a.shape[1] + 20 for x in middles), middles
+
+
+class _PeopleEverywhere:
+    """A stand-in detector whose centre map peaks on every other cell (196 candidates of small, separate boxes)."""
+
+    input_size = 224
+
+    def __call__(self, batch):
+        b, g = batch.shape[0], self.input_size // 8
+        centre = np.where((np.add.outer(np.arange(g), np.arange(g)) % 2) == 0, 4.0, -4.0)
+        return {
+            "centre": np.broadcast_to(centre[None, ..., None], (b, g, g, 1)).astype(np.float32),
+            "offset": np.zeros((b, g, g, 2), np.float32),
+            "size": np.full((b, g, g, 1), np.log(4.0 / self.input_size), np.float32),
+            "rotation": np.tile(np.array([0.0, 1.0], np.float32), (b, g, g, 1)),
+            "box": np.ones((b, g, g, 4), np.float32),
+        }
+
+
+def test_hundreds_of_detections_are_capped_without_a_traceback():
+    from blazepose.inference import Predictor
+    from tests.helpers import BrightestPixelRunner
+
+    predictor = Predictor(runner=BrightestPixelRunner(), detector_runner=_PeopleEverywhere(), min_pose_score=0.0)
+    image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    assert len(predictor.detect([image])[0]) == 10  # 196 peaks, the 100 best kept for NMS, MAX_PEOPLE after
+    people = predictor.predict_arrays([image])[0].people
+    assert 1 <= len(people) <= 10
