@@ -164,3 +164,18 @@ def test_compare_gives_an_interval_only_for_the_same_images():
     assert "mean difference +0.0 points, 95 % interval -100.0 to +100.0" in same and "includes 0" in same
     other = compare(report([14, 0], ["im1.jpg", "im2.jpg"]), report([0, 14], ["im3.jpg", "im4.jpg"]))
     assert "no 95 % interval" in other
+
+
+def test_box_diagonal_normaliser_for_a_skeleton_without_a_pair():
+    """Joints at (0,0), (30,0), (30,40) (the fourth masked): box 30 x 40, diagonal 50, so PCK@0.2 counts a
+    joint within 10 px. One annotated joint: no normaliser, excluded."""
+    from blazepose.keypoints import Skeleton
+
+    sk = Skeleton("four", ("a", "b", "c", "d"), ())
+    gt = np.array([[[0, 0], [30, 0], [30, 40], [500, 500]], [[5, 5], [0, 0], [0, 0], [0, 0]]], np.float64)
+    mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], np.float32)
+    norm = torso_size(gt, mask, sk)
+    assert norm[0] == 50.0 and np.isnan(norm[1])
+    pred = gt + np.array([[[10, 0], [0, 10.5], [6, 8], [0, 0]], [[0, 0], [0, 0], [0, 0], [0, 0]]])
+    r = pck(pred, gt, mask, norm, 0.2, sk)
+    assert (r.valid, r.excluded) == (3, 5) and r.mean == 2 / 3  # 10 and 10 px hit, 10.5 misses

@@ -1,12 +1,15 @@
+import json
+
 import numpy as np
 import pytest
 import scipy.io
 
 from blazepose.config import DataConfig
 from blazepose.data.coco import read_coco
-from blazepose.data.datasets import detect_dataset, load_split, lsp_val_indices, resolve_dataset
+from blazepose.data.datasets import detect_dataset, load_split, lsp_val_indices, read_for, resolve_dataset, to_skeleton
 from blazepose.data.lsp import read_lsp, read_lspet
 from blazepose.errors import BlazePoseError
+from blazepose.keypoints import COCO, LSP
 
 
 def test_lsp_polarity_on_the_real_file(data_root):
@@ -95,10 +98,11 @@ def test_coco_reader(data_root):
     samples, problems = read_coco(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017")
     assert len(samples) == 86 and problems == []  # 86 annotations with at least one keypoint
     assert all(s.keypoints.shape == (17, 2) and s.box is not None for s in samples)
-    lsp_samples, _ = read_coco(
-        folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", to_lsp=True
-    )
+    lsp_samples = to_skeleton(samples, COCO, LSP, "coco_mini")
     assert all(s.keypoints.shape == (14, 2) and s.mask[13] == 0 for s in lsp_samples)
+    assert len(read_for("coco", data_root, COCO)) == 86 and len(read_for("coco", data_root, LSP)) == 86
+    with pytest.raises(BlazePoseError, match="skeleton 'lsp' .*right_ankle.*the model's skeleton 'coco' has nose"):
+        read_for("lsp", data_root, COCO)  # LSP has no face joints: no built-in mapping
 
 
 def test_coco_bad_json(tmp_path):
@@ -123,6 +127,21 @@ def test_standard_split(data_root):
     assert names([s for s in mixed if s.dataset == "lsp"]) == names(train)  # the same 800, never val or test
     with pytest.raises(BlazePoseError, match="lsp_repeats"):
         load_split(DataConfig(root=str(data_root), lsp_repeats=0), "train")
+
+
+def test_lspet_benchmark_split(data_root):
+    """The seed's LSPet benchmark: im00001-im02500 train (validation carved from it), im02501-im03000 held out."""
+    cfg = DataConfig(root=str(data_root), split="lspet", train_sets=("lspet",), val_fraction=0.2)
+    train, val, test = (load_split(cfg, s) for s in ("train", "val", "test"))
+    assert (len(train), len(val), len(test)) == (2000, 500, 500)
+    names = lambda ss: {s.name for s in ss}  # noqa: E731
+    assert names(test) == {f"im{i:05d}.jpg" for i in range(2501, 3001)}
+    assert names(train) | names(val) == {f"im{i:05d}.jpg" for i in range(1, 2501)}
+    assert not names(train) & names(val) and {s.dataset for s in train + val + test} == {"lspet"}
+    with pytest.raises(BlazePoseError, match='train_sets = \\["lspet"\\]'):
+        load_split(DataConfig(root=str(data_root), split="lspet"), "train")  # LSP + LSPet would leak the test part
+    with pytest.raises(BlazePoseError, match="data.split: unknown 'mpii'; known: lsp, lspet"):
+        load_split(DataConfig(root=str(data_root), split="mpii"), "val")
 
 
 def test_detect_dataset_by_layout(data_root, tmp_path):
@@ -162,14 +181,36 @@ def test_custom_format_flags_and_paths(tmp_path):
     assert detect_dataset(folder) == "custom"
 
 
+def test_custom_dataset_names_its_joints(tmp_path):
+    """annotations.json's joint_names make its skeleton (flip pairs from the names); a skeleton file it names
+    must list the same joints; a model of another skeleton is refused with both lists."""
+    from blazepose.data.custom import custom_skeleton, read_custom
+
+    names = ["nose", "left_eye", "right_eye", "tail"]
+    rows = [[1, 2, 2], [3, 4, 2], [5, 6, 1], [0, 0, 0]]
+    folder = _custom(tmp_path / "pets", [{"image": "a.jpg", "keypoints": rows}], names)
+    (sample,), problems = read_custom(folder)
+    sk = custom_skeleton(folder)
+    assert problems == [] and sk.joint_names == tuple(names) and sk.flip_pairs == ((1, 2),)
+    np.testing.assert_array_equal(sample.mask, [1, 1, 1, 0])
+    np.testing.assert_array_equal(sample.visibility, [1, 1, 0, 0])
+    with pytest.raises(BlazePoseError, match=r"nose, left_eye, right_eye, tail\), the model's skeleton 'lsp'"):
+        read_for("custom", folder, LSP)
+    (folder / "sk.toml").write_text('joints = ["nose", "left_eye", "right_eye"]\n')
+    data = json.loads((folder / "annotations.json").read_text())
+    (folder / "annotations.json").write_text(json.dumps({**data, "skeleton": "sk.toml"}))
+    with pytest.raises(BlazePoseError, match="joint_names .* differ from its skeleton file"):
+        custom_skeleton(folder)
+
+
 def test_custom_format_mistakes(tmp_path):
     from blazepose.data.custom import read_custom
 
     bad = _custom(tmp_path / "a", [{"image": "x.jpg", "keypoints": [[1, 2, 2]] * 13}, {"image": "y.jpg"}])
     samples, problems = read_custom(bad)
     assert samples == [] and "shape (13, 3)" in problems[0] and "needs 'image' and 'keypoints'" in problems[1]
-    with pytest.raises(BlazePoseError, match="joint_names must be the 14 LSP joints"):
-        read_custom(_custom(tmp_path / "b", [], ["nose"]))
+    with pytest.raises(BlazePoseError, match="annotations.json: duplicate joint name.*: nose"):
+        read_custom(_custom(tmp_path / "b", [], ["nose", "nose"]))
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "annotations.json").write_text("[1, 2]")
     with pytest.raises(BlazePoseError, match="expected an object with a 'samples' list"):

@@ -54,14 +54,19 @@ def _mid(keypoints: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarray 
 
 
 def alignment_from_keypoints(keypoints: np.ndarray, mask: np.ndarray, skeleton: Skeleton) -> Alignment | None:
-    """The alignment of one person's annotated keypoints, or None without both hips.
+    """The alignment of one person's annotated keypoints, or None without both hips (or for a skeleton
+    without hips).
 
     Rotation needs both shoulders too; without them it is 0 (upright). The radius is the largest distance
     from mid-hips to an annotated joint."""
+    if not skeleton.has("left_hip", "right_hip"):
+        return None
     hips = _mid(keypoints, mask, skeleton.index("left_hip"), skeleton.index("right_hip"))
     if hips is None:
         return None
-    shoulders = _mid(keypoints, mask, skeleton.index("left_shoulder"), skeleton.index("right_shoulder"))
+    shoulders = None
+    if skeleton.has("left_shoulder", "right_shoulder"):
+        shoulders = _mid(keypoints, mask, skeleton.index("left_shoulder"), skeleton.index("right_shoulder"))
     rotation = 0.0 if shoulders is None or np.allclose(shoulders, hips) else upright_rotation(hips, shoulders)
     pts = keypoints[mask > 0]
     radius = float(np.linalg.norm(pts - hips, axis=-1).max())

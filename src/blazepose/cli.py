@@ -255,7 +255,9 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
                 draw_people(image, result.people, predictor.skeleton, args.joint_threshold),
                 Path(args.draw) / f"{Path(path).stem}.png",
             )
-    payload = coco_results(done, predictor.skeleton) if args.format == "coco" else predictions_json(done)
+    payload = (
+        coco_results(done, predictor.skeleton) if args.format == "coco" else predictions_json(done, predictor.skeleton)
+    )
     text = json.dumps(payload, indent=1)
     if args.output:
         from blazepose.artifacts import atomic_write
@@ -275,24 +277,36 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from blazepose.config import load_config
-    from blazepose.data.datasets import load_split
+    from blazepose.data.custom import FILE as CUSTOM_FILE
+    from blazepose.data.datasets import dataset_folder, dataset_skeleton, load_split
     from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
 
     other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
     _check_output_dir(args.output_dir, "--output-dir")
-    cfg = load_config(None, [f"data.root={args.data_root}"] if args.data_root else [])
-    if args.dataset != "lsp":
-        return _evaluate_coco(args, cfg)
-    args.split = args.split or "test"
+    overrides = [f"data.root={args.data_root}"] if args.data_root else []
+    custom = args.dataset not in ("lsp", "lspet", "coco") and (Path(args.dataset) / CUSTOM_FILE).is_file()
+    if args.dataset not in ("lsp", "lspet") and not custom:
+        return _evaluate_coco(args, load_config(None, overrides))
+    if custom:  # a folder with annotations.json: its validation part (as training carves it) or all of it
+        overrides = [f"data.root={Path(args.dataset).resolve()}", "data.split=custom"]
+    cfg = load_config(None, [*overrides, f"data.split={'custom' if custom else args.dataset}"])
+    args.split = args.split or ("val" if custom else "test")
+    if args.split == "all" and not custom:
+        raise BlazePoseError(f"--split all is for COCO and custom folders; {args.dataset} has train / val / test")
+    name = "custom" if custom else args.dataset
+    skeleton = dataset_skeleton(name, dataset_folder(name, cfg.data.root))
     if args.split == "all":
-        raise BlazePoseError("--split all is for COCO folders; LSP has train / val / test (im1001-im2000)")
-    samples = load_split(cfg.data, args.split)
+        from blazepose.data.datasets import read_for
+
+        samples = read_for(name, cfg.data.root, skeleton)
+    else:
+        samples = load_split(cfg.data, args.split, skeleton)
     if args.limit:
         samples = samples[: args.limit]
-    # One person per LSP image: the best-ranked of the detector's people and the whole-image person (the best
+    # One person per image: the best-ranked of the detector's people and the whole-image person (the best
     # one even where the presence output says nobody: the image is scored either way).
     predictor = _predictor(args, args.batch_size, fallback=True)
-    report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet)
+    report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet, skeleton=skeleton)
     report["weights"] = str(args.weights or "default")
     report["split"] = f"{args.dataset} {args.split}"
     title = f"{report['weights']} on {report['split']}"
@@ -315,7 +329,8 @@ def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
     jsons = sorted((folder / "annotations").glob("person_keypoints_*.json")) if folder.is_dir() else []
     if not jsons:
         raise BlazePoseError(
-            f"--dataset {args.dataset}: expected lsp, coco, or a COCO folder with annotations/person_keypoints_*.json"
+            f"--dataset {args.dataset}: expected lsp, lspet, coco, a COCO folder with "
+            "annotations/person_keypoints_*.json, or a folder with annotations.json"
         )
     images = next((d for d in (folder / jsons[0].stem.split("_")[-1], folder / "images") if d.is_dir()), folder)
     part = {"test": "all", "val": "val", "all": "all", None: "val"}[args.split]
@@ -534,10 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="the people in images or folders of images: score, box, alignment and keypoints",
         description="Find every person (the detector: score, box, and the alignment: centre at mid-hips, "
-        "radius, rotation), then predict the 14 LSP joints of each on the crop turned upright by it; pass 2 "
-        "re-crops around pass 1's keypoints. An image without a person gets an empty list of people. "
-        "Keypoints are in original image pixels, each with a score. A single unreadable image is an error; in "
-        "a batch it is skipped with a warning.",
+        "radius, rotation), then predict the model's joints (its skeleton: LSP's 14 for the packaged models) of "
+        "each on the crop turned upright by it; pass 2 re-crops around pass 1's keypoints. An image without a "
+        "person gets an empty list of people. Keypoints are in original image pixels, each with a score. A "
+        "single unreadable image is an error; in a batch it is skipped with a warning.",
     )
     pr.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders of images")
     pr.add_argument("--weights", help=WEIGHTS_HELP)
@@ -568,8 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--dataset",
         default="lsp",
-        help="lsp (PCK@0.2, one person per image), coco (the data root's coco_mini: OKS AP, several people), or "
-        "a COCO-format folder (annotations/person_keypoints_*.json beside its images)",
+        help="lsp (PCK@0.2, one person per image), lspet (the seed's LSPet benchmark: test = im02501-im03000, "
+        "val = the part carved from im00001-im02500), coco (the data root's coco_mini: OKS AP, several people), "
+        "a folder with annotations.json (your own keypoints: PCK@0.2 on its validation part, or --split all), "
+        "or a COCO-format folder (annotations/person_keypoints_*.json beside its images)",
     )
     ev.add_argument(
         "--split",

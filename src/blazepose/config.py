@@ -28,7 +28,10 @@ class DataConfig:
     # How many times the LSP train samples are listed in the training set: > 1 oversamples LSP (800 images)
     # against LSPet (10000), e.g. 5 makes LSP 29 % of what is drawn.
     lsp_repeats: int = 1
-    # Fraction of LSP im0001-im1000 carved out (by split_seed) as the validation split.
+    # Which benchmark's split: "lsp" (im0001-im1000 train, im1001-im2000 test) or "lspet" (the seed's: LSPet
+    # im00001-im02500 train, im02501-im03000 held out; train_sets must then be ["lspet"]).
+    split: str = "lsp"
+    # Fraction of the split's train part (LSP im0001-im1000) carved out (by split_seed) as the validation split.
     val_fraction: float = 0.2
     split_seed: int = 0
     input_size: int = 256  # network input, square, pixels
@@ -84,6 +87,11 @@ class ModelConfig:
     # A presence output (the paper's pose flag): the probability that the crop holds a person, from a small
     # head on the backbone's last stage (behind a stop-gradient), trained by the presence phase alone.
     presence: bool = False
+    # The keypoints the model predicts: a built-in skeleton ("lsp": LSP's 14 joints, "coco": COCO's 17,
+    # "blazepose33": BlazePose's 33 landmarks) or a skeleton TOML file (blazepose/keypoints.py says what it
+    # holds; a relative path is looked up beside the config file first, then in the working folder). Saved
+    # beside every run and export (a file as <config>.skeleton.toml).
+    skeleton: str = "lsp"
 
 
 @dataclass(frozen=True)
@@ -293,8 +301,23 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
         keys, value = parse_override(text)
         cfg = _build(Config, _nest(keys, value), "--set", cfg)
     where = str(path) if path is not None else "the config"
+    cfg = _resolve_skeleton(cfg, path)
     check_task(cfg, where)
     check_ranges(cfg, where)
+    return cfg
+
+
+def _resolve_skeleton(cfg: Config, path: Path | None) -> Config:
+    """model.skeleton checked (a bad skeleton file is one error naming it); a relative file path found beside
+    the config file is made absolute."""
+    from blazepose.keypoints import SKELETONS, load_skeleton
+
+    spec = cfg.model.skeleton
+    if spec not in SKELETONS and path is not None and not Path(spec).is_absolute():
+        beside = path.parent / spec
+        if beside.is_file():
+            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, skeleton=str(beside.resolve())))
+    load_skeleton(cfg.model.skeleton)
     return cfg
 
 
@@ -390,10 +413,34 @@ def dumps_config(cfg: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
+def skeleton_file_beside(path: str | Path) -> Path:
+    """Where a saved config's skeleton file goes: <stem>.skeleton.toml beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.skeleton.toml")
+
+
+def portable_config(cfg: Config, path: str | Path) -> Config:
+    """`cfg` as saved at `path`: a skeleton file named by its copy beside it (``skeleton_file_beside``)."""
+    from blazepose.keypoints import SKELETONS
+
+    if cfg.model.skeleton in SKELETONS:
+        return cfg
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, skeleton=skeleton_file_beside(path).name))
+
+
 def save_config(cfg: Config, path: str | Path) -> Path:
+    """The resolved config at `path`; a skeleton file is copied beside it (<stem>.skeleton.toml) and named
+    relative to it, so the saved config never depends on a file elsewhere."""
+    from blazepose.keypoints import SKELETONS, dumps_skeleton, load_skeleton
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.model.skeleton not in SKELETONS:
+        side = skeleton_file_beside(path)
+        side_tmp = side.with_suffix(".toml.tmp")
+        side_tmp.write_text(dumps_skeleton(load_skeleton(cfg.model.skeleton)), encoding="utf-8")
+        side_tmp.replace(side)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps_config(cfg), encoding="utf-8")
+    tmp.write_text(dumps_config(portable_config(cfg, path)), encoding="utf-8")
     tmp.replace(path)
     return path

@@ -19,9 +19,9 @@ import numpy as np
 
 from blazepose._quiet import import_tensorflow, native_stderr_silenced
 from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
-from blazepose.config import Config, dumps_config, save_config
+from blazepose.config import Config, dumps_config, portable_config, save_config
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import LSP
+from blazepose.keypoints import skeleton_of
 
 FORMATS = ("tflite", "onnx", "npz")  # npz: the inference weights alone (float32 or float16), with the config
 QUANTIZE = ("none", "float16", "int8")
@@ -47,7 +47,7 @@ def calibration_images(cfg: Config, count: int = CALIBRATION_IMAGES, seed: int =
     from blazepose.data.datasets import load_split
     from blazepose.data.pipeline import load_example
 
-    samples = load_split(cfg.data, "train")
+    samples = load_split(cfg.data, "train", skeleton_of(cfg))
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(samples), size=min(count, len(samples)), replace=False)
     codec = Codec.from_config(cfg.data)
@@ -60,7 +60,7 @@ def parity_images(cfg: Config, count: int = 32) -> np.ndarray:
     from blazepose.data.datasets import load_split
     from blazepose.data.pipeline import load_example
 
-    samples = load_split(cfg.data, "val")[:count]
+    samples = load_split(cfg.data, "val", skeleton_of(cfg))[:count]
     codec = Codec.from_config(cfg.data)
     rng = np.random.default_rng(0)
     return np.stack([load_example(s, rng, cfg, codec, train=False)["image"] for s in samples])
@@ -197,7 +197,9 @@ def export_model(
         raise BlazePoseError(f"export needs a Keras model (.keras or .npz weights), got {weights}")
     size = keras_runner.input_size
     config_path = output.with_suffix(".toml")
-    if config_path.is_file() and config_path.read_text(encoding="utf-8") != dumps_config(cfg):
+    if config_path.is_file() and config_path.read_text(encoding="utf-8") != dumps_config(
+        portable_config(cfg, config_path)
+    ):
         raise BlazePoseError(
             f"{config_path} holds the config of another model exported to this base name; export to another name "
             "(or delete it)"
@@ -245,6 +247,8 @@ def export_model(
     if cfg.model.decode == "heatmap" and beyond.any():
         ties = beyond & heatmap_ties(keras_runner.model, images, got, limit, HEATMAP_TIE_TOLERANCE[quantize])
     unexplained = int((beyond & ~ties).sum())
+    skeleton = skeleton_of(cfg)
+    k = skeleton.num_joints
     meta = {
         "format": fmt,
         "quantize": quantize,
@@ -255,10 +259,10 @@ def export_model(
             "normalization": "RGB 0..255, no scaling; the model maps it to [-1, 1] itself",
         },
         "outputs": {
-            "joints": "(1, 14, 2) x, y normalized to the input crop (0 = left/top edge, 1 = right/bottom)",
-            "visibility": "(1, 14) probability"
+            "joints": f"(1, {k}, 2) x, y normalized to the input crop (0 = left/top edge, 1 = right/bottom)",
+            "visibility": f"(1, {k}) probability"
             if cfg.model.decode == "regression"
-            else "(1, 14) heatmap peak score (sigmoid of the peak logit)",
+            else f"(1, {k}) heatmap peak score (sigmoid of the peak logit)",
             **(
                 {"presence": "(1, 1) probability that the crop holds a person (the pose flag)"}
                 if cfg.model.presence
@@ -266,7 +270,8 @@ def export_model(
             ),
         },
         "decode": cfg.model.decode,
-        "joint_names": list(LSP.joint_names),
+        "joint_names": list(skeleton.joint_names),
+        "skeleton": skeleton.to_dict(),
         "parity": {
             "images": len(images),
             "max_px": float(diff.max()),

@@ -36,7 +36,7 @@ from blazepose.data.images import MIN_SIDE, load_image
 from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
 from blazepose.defaults import MAX_COVERED, MAX_PEOPLE, MIN_POSE_SCORE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import LSP
+from blazepose.keypoints import COCO, LSP, Skeleton, skeleton_of
 
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
@@ -147,11 +147,11 @@ class Predictor:
         self.batch_size = batch_size
         self.flip = flip
         self.flip_agreement = flip_agreement
-        self.skeleton = LSP
+        self.skeleton = skeleton_of(self.cfg)  # the model's joints, from the config saved beside it
         if self.runner.num_joints != self.skeleton.num_joints:
             raise BlazePoseError(
-                f"{weights or 'the model'} predicts {self.runner.num_joints} joints; "
-                f"this toolkit's LSP skeleton has {self.skeleton.num_joints}"
+                f"{weights or 'the model'} predicts {self.runner.num_joints} joints; the skeleton in its config "
+                f"({self.skeleton.name}) has {self.skeleton.num_joints}"
             )
         if detector_runner is None and detector not in (None, "none"):
             detector_runner = load_runner(detector, task="detector", num_threads=num_threads)
@@ -359,7 +359,7 @@ def _maybe(values: np.ndarray | None, i: int) -> float | None:
     return None if values is None else float(values[i])
 
 
-def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton=LSP) -> tuple[np.ndarray, np.ndarray]:
+def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton: Skeleton = LSP) -> tuple[np.ndarray, np.ndarray]:
     """Normalized joints (B, K, 2) predicted on mirrored crops -> the unmirrored crop's: x -> 1 - x and the
     person's left and right joints exchanged."""
     index = skeleton.flip_index
@@ -389,7 +389,7 @@ def person_json(person: Person) -> dict:
     return out
 
 
-def predictions_json(items: list[tuple[str, Prediction]], skeleton=LSP) -> dict:
+def predictions_json(items: list[tuple[str, Prediction]], skeleton: Skeleton = LSP) -> dict:
     """The documented --output layout: joint names, then per image its people, each with a score, a box and
     alignment (from the detector) and K [x, y, score] keypoints in original pixels."""
     return {
@@ -401,7 +401,7 @@ def predictions_json(items: list[tuple[str, Prediction]], skeleton=LSP) -> dict:
     }
 
 
-def coco_results(items: list[tuple[str, Prediction]], skeleton=LSP) -> list[dict]:
+def coco_results(items: list[tuple[str, Prediction]], skeleton: Skeleton = LSP) -> list[dict]:
     """COCO keypoint results (what pycocotools' loadRes reads): one entry per person, the 17 COCO keypoints
     with the joints the skeleton shares filled in (score 1) and the others zero. The image id is the file
     name's number (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list. The score is
@@ -414,7 +414,7 @@ def coco_results(items: list[tuple[str, Prediction]], skeleton=LSP) -> list[dict
         stem = Path(path).stem
         image_id = int(stem) if stem.isdigit() else n
         for person in pred.people:
-            kps = np.zeros((17, 3))
+            kps = np.zeros((COCO.num_joints, 3))
             kps[theirs, :2] = person.keypoints[ours]
             kps[theirs, 2] = 1.0
             out.append(

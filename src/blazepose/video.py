@@ -12,7 +12,6 @@ import numpy as np
 
 from blazepose.errors import BlazePoseError
 from blazepose.inference import person_json
-from blazepose.keypoints import LSP
 from blazepose.tracking import PoseTracker
 from blazepose.visualize import JOINT_THRESHOLD, draw_people
 
@@ -70,7 +69,7 @@ def run_video(
                     people = [person_json(p) for p in pred.people]
                     lines.write(json.dumps({"frame": frames, "time": round(t, 4), "people": people}) + "\n")
                 if output is not None or show:
-                    skeleton = draw_people(rgb, pred.people, LSP, threshold)
+                    skeleton = draw_people(rgb, pred.people, tracker.predictor.skeleton, threshold)
                     drawn = cv2.cvtColor(skeleton, cv2.COLOR_RGB2BGR)
                     if output is not None:
                         if writer is None:

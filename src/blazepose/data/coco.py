@@ -1,4 +1,6 @@
-"""COCO person-keypoints reader: one sample per annotated person, with its box.
+"""COCO person-keypoints reader: one sample per annotated person, with its box, in COCO's 17 keypoints
+(``keypoints.COCO``; ``datasets.to_skeleton`` maps them to another skeleton's joints where one is wanted).
+Crowd regions are never people.
 
 COCO's v flag: 0 not labelled (masked), 1 labelled but not visible, 2 labelled and visible.
 """
@@ -11,16 +13,11 @@ import numpy as np
 
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, read_json
-from blazepose.keypoints import COCO, coco_to_lsp
+from blazepose.keypoints import COCO
 
 
-def read_coco(
-    annotations: str | Path, images: str | Path, to_lsp: bool = False, min_keypoints: int = 1
-) -> tuple[list[Sample], list[str]]:
-    """Samples for every non-crowd person with at least `min_keypoints` labelled keypoints.
-
-    `to_lsp` maps the 17 COCO keypoints to the 14 LSP joints (neck from the shoulders, head top masked).
-    """
+def read_coco(annotations: str | Path, images: str | Path, min_keypoints: int = 1) -> tuple[list[Sample], list[str]]:
+    """Samples for every non-crowd person with at least `min_keypoints` labelled keypoints."""
     annotations, images = Path(annotations), Path(images)
     data = read_json(annotations, "a COCO person_keypoints json")
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
@@ -46,8 +43,6 @@ def read_coco(
         xy = np.where(finite[:, None], xy, 0.0)
         mask = (v > 0).astype(np.float32)
         visibility = (v == 2).astype(np.float32)
-        if to_lsp:
-            xy, visibility, mask = coco_to_lsp(xy, visibility, mask)
         samples.append(
             Sample(
                 image_path=str(images / files[ann["image_id"]]),

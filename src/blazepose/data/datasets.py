@@ -1,11 +1,14 @@
 """Where the data lives and how it is split.
 
 Standard LSP split: im0001-im1000 train, im1001-im2000 test. A validation part is carved from the *train*
-half by a seeded permutation (never from the test half). LSPet is training data only.
+half by a seeded permutation (never from the test half). LSPet is training data only, except in the seed's
+LSPet benchmark (`data.split = "lspet"`): im00001-im02500 train (a validation part carved from it the same
+way), im02501-im03000 held out for the report.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,23 +18,33 @@ import numpy as np
 from blazepose.config import DataConfig
 from blazepose.data.coco import read_coco
 from blazepose.data.custom import FILE as CUSTOM_FILE
-from blazepose.data.custom import read_custom
+from blazepose.data.custom import custom_skeleton, read_custom
 from blazepose.data.lsp import NUM_JOINTS, read_lsp, read_lspet
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, require
+from blazepose.keypoints import COCO, LSP, Skeleton, check_mappable, map_keypoints
 
 LSP_TRAIN = range(0, 1000)  # im0001-im1000
 LSP_TEST = range(1000, 2000)  # im1001-im2000
 LSP_SIZE = 2000
+LSPET_TRAIN = range(0, 2500)  # im00001-im02500: the seed's LSPet training part
+LSPET_TEST = range(2500, 3000)  # im02501-im03000: the 500 images it held out
+LSPET_SIZE = 10000
+# data.split -> (dataset, train part, held-out part, images the dataset must have); None: the split's parts
+# come from the samples themselves (split_parts).
+SPLITS = {
+    "lsp": ("lsp", LSP_TRAIN, LSP_TEST, LSP_SIZE),
+    "lspet": ("lspet", LSPET_TRAIN, LSPET_TEST, LSPET_SIZE),
+    "coco": ("coco", None, None, None),
+    "custom": ("custom", None, None, None),
+}
 
 Reader = Callable[[Path], tuple[list[Sample], list[str]]]
 
 READERS: dict[str, Reader] = {
     "lsp": read_lsp,
     "lspet": read_lspet,
-    "coco": lambda folder: read_coco(
-        folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", to_lsp=True
-    ),
+    "coco": lambda folder: read_coco(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017"),
     "custom": read_custom,
 }
 # Folder name under the data root for each dataset.
@@ -111,34 +124,93 @@ def read_dataset(name: str, root: str | Path | None = "") -> tuple[list[Sample],
     return READERS[name](dataset_folder(name, root))
 
 
-def lsp_val_indices(val_fraction: float, seed: int) -> np.ndarray:
-    """Indices (0-based, into LSP) of the validation part carved from the train half."""
-    n_val = int(round(val_fraction * len(LSP_TRAIN)))
-    order = np.random.default_rng(seed).permutation(np.asarray(LSP_TRAIN))
+def dataset_skeleton(name: str, folder: str | Path) -> Skeleton:
+    """The joints a dataset's files hold: LSP's 14 (LSP, LSPet), COCO's 17, or what annotations.json names."""
+    if name == "custom":
+        return custom_skeleton(folder)
+    return COCO if name == "coco" else LSP
+
+
+def to_skeleton(samples: list[Sample], source: Skeleton, target: Skeleton, what: str) -> list[Sample]:
+    """Samples of `source`'s joints as `target`'s (keypoints.map_keypoints: shared names, the neck from the
+    shoulders, the rest masked); refused with both joint lists where no built-in mapping exists."""
+    check_mappable(source, target, what)
+    if source.joint_names == target.joint_names:
+        return samples
+    out = []
+    for s in samples:
+        k, v, m = map_keypoints(s.keypoints, s.visibility, s.mask, source, target)
+        out.append(dataclasses.replace(s, keypoints=k, visibility=v, mask=m))
+    return out
+
+
+def read_for(name: str, root: str | Path | None, skeleton: Skeleton) -> list[Sample]:
+    """Dataset `name`'s samples with `skeleton`'s joints."""
+    folder = dataset_folder(name, root)
+    samples = READERS[name](folder)[0]
+    return to_skeleton(samples, dataset_skeleton(name, folder), skeleton, f"dataset {name} ({folder})")
+
+
+def lsp_val_indices(val_fraction: float, seed: int, train_part: range = LSP_TRAIN) -> np.ndarray:
+    """Indices (0-based, into the dataset) of the validation part carved from the train part."""
+    n_val = int(round(val_fraction * len(train_part)))
+    order = np.random.default_rng(seed).permutation(np.asarray(train_part))
     return np.sort(order[:n_val])
 
 
-def load_split(cfg: DataConfig, split: str) -> list[Sample]:
-    """'train' (LSP train less validation + the other train_sets), 'val' or 'test' (LSP im1001-im2000)."""
+def split_parts(cfg: DataConfig, samples: list[Sample] | None = None) -> dict[str, list[int]]:
+    """Indices of 'train' (less validation), 'val' and 'test' in the dataset of `cfg.split`. LSP and LSPet
+    have fixed parts; COCO's are its images at even (train) and odd (val) places in id order, as in
+    ``coco_eval.coco_part``; a custom dataset's validation part is carved from all of it. Those two hold
+    nothing back: their test part is their validation part."""
+    if cfg.split not in SPLITS:
+        raise BlazePoseError(f"data.split: unknown {cfg.split!r}; known: {', '.join(SPLITS)}")
+    _, train_part, test_part, _ = SPLITS[cfg.split]
+    if train_part is None:
+        if samples is None:
+            raise BlazePoseError(f'data.split = "{cfg.split}" needs the samples to split')
+        if cfg.split == "coco":
+            order = sorted({s.meta["image_id"] for s in samples})
+            odd = set(order[1::2])
+            val = [i for i, s in enumerate(samples) if s.meta["image_id"] in odd]
+            train = [i for i, s in enumerate(samples) if s.meta["image_id"] not in odd]
+        else:
+            val = lsp_val_indices(cfg.val_fraction, cfg.split_seed, range(len(samples))).tolist()
+            train = sorted(set(range(len(samples))) - set(val))
+        return {"train": train, "val": val, "test": val}
+    val = set(lsp_val_indices(cfg.val_fraction, cfg.split_seed, train_part).tolist())
+    return {"train": [i for i in train_part if i not in val], "val": sorted(val), "test": list(test_part)}
+
+
+def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sample]:
+    """'train' (the split's train part less validation + the other train_sets), 'val' or 'test' (LSP
+    im1001-im2000, LSPet im02501-im03000 with data.split = "lspet"), with `skeleton`'s joints (the model's)."""
     if split not in ("train", "val", "test"):
         raise BlazePoseError(f"unknown split {split!r}; expected train, val or test")
+    if cfg.split not in SPLITS:
+        raise BlazePoseError(f"data.split: unknown {cfg.split!r}; known: {', '.join(SPLITS)}")
+    name, _, _, size = SPLITS[cfg.split]
     if split == "train":
         unknown = set(cfg.train_sets) - set(READERS)
         if unknown:
             raise BlazePoseError(f"data.train_sets: unknown {sorted(unknown)}; known: {', '.join(READERS)}")
-    lsp_needed = split != "train" or "lsp" in cfg.train_sets
-    lsp = read_dataset("lsp", cfg.root)[0] if lsp_needed else []
-    if lsp_needed and len(lsp) != LSP_SIZE:
-        raise BlazePoseError(f"LSP has {len(lsp)} samples, the standard split needs {LSP_SIZE}")
-    val = set(lsp_val_indices(cfg.val_fraction, cfg.split_seed).tolist())
-    if split == "test":
-        return [lsp[i] for i in LSP_TEST]
-    if split == "val":
-        return [lsp[i] for i in sorted(val)]
-    if cfg.lsp_repeats < 1:
-        raise BlazePoseError(f"data.lsp_repeats: expected an integer >= 1, got {cfg.lsp_repeats}")
-    samples = [lsp[i] for i in LSP_TRAIN if i not in val] * cfg.lsp_repeats if "lsp" in cfg.train_sets else []
-    for name in cfg.train_sets:
-        if name != "lsp":
-            samples += read_dataset(name, cfg.root)[0]
+        if cfg.split != "lsp" and list(cfg.train_sets) != [name]:
+            raise BlazePoseError(
+                f'data.split = "{cfg.split}" trains on {name}\'s train part alone: set data.train_sets = ["{name}"]'
+            )
+        if cfg.lsp_repeats < 1:
+            raise BlazePoseError(f"data.lsp_repeats: expected an integer >= 1, got {cfg.lsp_repeats}")
+    needed = split != "train" or name in cfg.train_sets
+    data = read_for(name, cfg.root, skeleton) if needed else []
+    if needed and size is not None and len(data) != size:
+        raise BlazePoseError(f"{name} has {len(data)} samples, the standard split needs {size}")
+    if needed and not data:
+        raise BlazePoseError(f"dataset {name} has no samples")
+    parts = split_parts(cfg, data) if needed else {}
+    if split != "train":
+        return [data[i] for i in parts[split]]
+    samples = [data[i] for i in parts["train"]] * cfg.lsp_repeats if name in cfg.train_sets else []
+    for other in cfg.train_sets:
+        if other != name:
+            samples += read_for(other, cfg.root, skeleton)
     return samples

@@ -14,8 +14,9 @@ import numpy as np
 
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, require
+from blazepose.keypoints import LSP
 
-NUM_JOINTS = 14
+NUM_JOINTS = LSP.num_joints  # 14: the files' joints are LSP's, in its order
 
 
 def load_joints_mat(path: str | Path, expected: str) -> np.ndarray:

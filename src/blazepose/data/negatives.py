@@ -114,9 +114,10 @@ def presence_negatives(cfg, part: str) -> list[NegativeSource]:
     data.train_sets has "coco", every image of coco_mini's half of that name (those without a person whole)."""
     from blazepose.data.datasets import dataset_folder, load_split
     from blazepose.data.scenes import coco_sources
+    from blazepose.keypoints import skeleton_of
 
     coco = None
     if "coco" in cfg.data.train_sets:
         folder = dataset_folder("coco", cfg.data.root)
         coco = coco_sources(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", part)
-    return negative_sources(load_split(cfg.data, part), coco)
+    return negative_sources(load_split(cfg.data, part, skeleton_of(cfg)), coco)

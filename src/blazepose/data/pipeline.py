@@ -20,7 +20,7 @@ from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
 from blazepose.data.transforms import augment, covered, crop_matrix, paste_beside, person_box, warp_image
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import LSP, Skeleton
+from blazepose.keypoints import Skeleton, skeleton_of
 
 TARGET_KEYS = (
     "heatmap",
@@ -75,12 +75,13 @@ def load_example(
     cfg: Config,
     codec: Codec,
     train: bool,
-    skeleton: Skeleton = LSP,
+    skeleton: Skeleton | None = None,
     distractors: list[Sample] | None = None,
 ) -> dict[str, np.ndarray]:
     """One sample -> the network input (uint8) and its encoded targets (see ``Codec.encode``). With `train`,
     `distractors` and ``augment.distractor_prob``, another person from `distractors` may be pasted beside."""
     size = cfg.data.input_size
+    skeleton = skeleton or skeleton_of(cfg)
     min_scale = 1.0
     if sample.mask.sum() > 0:
         # Decode JPEGs at reduced size when the crop would shrink them anyway (big LSPet images).
@@ -140,7 +141,7 @@ def make_dataset(
     if not samples:
         raise BlazePoseError("no samples to build a dataset from")
     codec = Codec.from_config(cfg.data)
-    skeleton = LSP
+    skeleton = skeleton_of(cfg)
     k = skeleton.num_joints
     s, h = cfg.data.input_size, cfg.data.heatmap_size
     batch_size = batch_size or cfg.data.batch_size
@@ -206,7 +207,7 @@ def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, s
     if not negatives:
         raise BlazePoseError("no images to draw crops without a person from (the presence phase's negatives)")
     seed = cfg.seed if seed is None else seed
-    s, h, k = cfg.data.input_size, cfg.data.heatmap_size, LSP.num_joints
+    s, h, k = cfg.data.input_size, cfg.data.heatmap_size, skeleton_of(cfg).num_joints
     positives = make_dataset(samples, cfg, train=True, seed=seed, batched=False).repeat()
     people_free = [n for n in negatives if not n.boxes]
 

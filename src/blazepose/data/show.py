@@ -8,10 +8,9 @@ import numpy as np
 
 from blazepose.codec import Codec
 from blazepose.config import Config
-from blazepose.data.datasets import LSP_TEST, LSP_TRAIN, READERS, lsp_val_indices, resolve_dataset
+from blazepose.data.datasets import READERS, dataset_skeleton, resolve_dataset, split_parts
 from blazepose.data.pipeline import load_example
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import LSP
 from blazepose.visualize import draw_skeleton, image_grid, save_png
 
 
@@ -29,16 +28,15 @@ def show_samples(
         raise BlazePoseError("--count and --columns must be at least 1")
     name, folder = resolve_dataset(dataset, cfg.data.root)
     samples, _ = READERS[name](folder)
-    if name == "lsp" and split != "all":
-        val = set(lsp_val_indices(cfg.data.val_fraction, cfg.data.split_seed).tolist())
-        keep = {"train": [i for i in LSP_TRAIN if i not in val], "val": sorted(val), "test": list(LSP_TEST)}
-        samples = [samples[i] for i in keep[split]]
+    skeleton = dataset_skeleton(name, folder)  # drawn in the data's own joints
+    if name == cfg.data.split and split != "all":
+        samples = [samples[i] for i in split_parts(cfg.data)[split]]
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(samples), size=min(count, len(samples)), replace=False)
     codec = Codec.from_config(cfg.data)
     tiles = []
     for i in sorted(chosen):
-        ex = load_example(samples[i], rng, cfg, codec, train=augment, distractors=samples)
+        ex = load_example(samples[i], rng, cfg, codec, train=augment, skeleton=skeleton, distractors=samples)
         kps, _ = codec.decode(ex["heatmap"], ex["offset"])
-        tiles.append(draw_skeleton(ex["image"], kps, ex["mask"], LSP))
+        tiles.append(draw_skeleton(ex["image"], kps, ex["mask"], skeleton))
     return save_png(image_grid(tiles, columns), output)

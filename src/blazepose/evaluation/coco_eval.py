@@ -1,11 +1,11 @@
 """Several people per image: the pipeline over a COCO-format folder, scored by pycocotools.
 
-The model's skeleton and COCO-17 share the limb joints (shoulders, elbows, wrists, hips, knees, ankles for the
-LSP skeleton); OKS AP / AR is computed by pycocotools' own COCOeval on those joints only (ground truth and
-predictions cut to them, the COCO sigmas of those joints), so a joint the model does not predict is neither
-rewarded nor punished. Beside it: the detector's recall (ground-truth people with keypoints whose box a
-predicted box overlaps at IoU >= 0.5), and PCK@0.2 of the matched people (torso = left shoulder to right hip).
-Paired intervals come from resampling images (``paired_ap_interval``).
+The model's skeleton and COCO-17 share joints by name (all 17 for a COCO or BlazePose-33 model; the 12 limb joints,
+shoulders to ankles, for the LSP skeleton); OKS AP / AR is computed by pycocotools' own COCOeval on those joints
+only (ground truth and predictions cut to them, the COCO sigmas of those joints), so a joint the model does not
+predict is neither rewarded nor punished. Beside it: the detector's recall (ground-truth people with keypoints
+whose box a predicted box overlaps at IoU >= 0.5), and PCK@0.2 of the matched people (torso = left shoulder to
+right hip). Paired intervals come from resampling images (``paired_ap_interval``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ from blazepose.errors import BlazePoseError, read_json
 from blazepose.keypoints import COCO, LSP, Skeleton
 
 # COCO's per-keypoint OKS sigmas (cocoapi, in COCO-17 order).
-COCO_SIGMAS = (
-    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
-    / 10.0
-)
+COCO_SIGMAS = COCO.oks_sigmas
 
 
 def shared_joints(skeleton: Skeleton) -> tuple[list[int], list[int]]:
@@ -135,7 +132,7 @@ def matched_people(gt: dict, predictions: dict, skeleton: Skeleton = LSP) -> dic
         for a in anns:
             x, y, w, h = a["bbox"]
             box = (x, y, x + w, y + h)
-            kps = np.asarray(a["keypoints"], np.float64).reshape(17, 3)
+            kps = np.asarray(a["keypoints"], np.float64).reshape(COCO.num_joints, 3)
             options = [(i, _iou(box, _person_box(p))) for i, p in enumerate(people) if i not in taken]
             best = max(options, key=lambda t: t[1], default=(None, 0.0))
             labelled = kps[coco_idx, 2] > 0
@@ -203,6 +200,7 @@ def evaluate_coco(
         "part": part,
         "unreadable_images": unreadable,
         "oks": oks_ap(gt, predictions, predictor.skeleton),
+        "oks_joints": [COCO.joint_names[c] for c in shared_joints(predictor.skeleton)[1]],
         "matched": matched_people(gt, predictions, predictor.skeleton),
         "images_with_people": sum(
             1
@@ -228,7 +226,7 @@ def format_coco(report: dict, title: str) -> str:
             f"| {100 * o['ap']:.1f} | {100 * o['ap50']:.1f} | {100 * o['ap75']:.1f} | {100 * o['ar']:.1f} | "
             f"{100 * m['recall']:.1f} | {100 * m['pck@0.2']:.1f} |",
             "",
-            "OKS on the joints the model's skeleton shares with COCO (pycocotools); PCK counts the joints of people "
-            "the pipeline missed as misses.",
+            f"OKS on the {len(report.get('oks_joints', []))} joints the model's skeleton shares with COCO "
+            "(pycocotools); PCK counts the joints of people the pipeline missed as misses.",
         ]
     )

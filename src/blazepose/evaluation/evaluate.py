@@ -1,6 +1,8 @@
 """``blazepose evaluate``: the predict path over a split, scored with the functional metrics.
 
-Headline: PCK@0.2 (torso = left shoulder to right hip, original pixels) on the whole image as a user gives it.
+Headline: PCK@0.2 (torso = left shoulder to right hip, original pixels; a skeleton's own normaliser pair, or
+the keypoints' box diagonal for one without) on the whole image as a user gives it. A model of another skeleton
+than the data's is scored through the built-in mapping (``keypoints.MAPPINGS``) on the joints it gives.
 ``crop="gt"`` crops from the ground-truth keypoints instead: a diagnostic, always labelled as using the
 ground truth, never the headline.
 """
@@ -27,7 +29,7 @@ from blazepose.evaluation.functional import (
     pck_per_image,
     torso_size,
 )
-from blazepose.keypoints import LSP
+from blazepose.keypoints import LSP, Skeleton, check_mappable, map_keypoints
 
 THRESHOLDS = np.linspace(0.0, 0.2, 21)
 
@@ -37,52 +39,69 @@ def _stretch(points: np.ndarray, sizes: np.ndarray, side: float = 256.0) -> np.n
     return points * (side / sizes[:, None, :])
 
 
-def pose_groups(gt: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+def pose_groups(gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> dict[str, np.ndarray]:
     """(N,) masks of the images whose ground truth is "upside down" (head top below mid-hips) or "lying" (the
-    mid-hips -> mid-shoulders line within 30 degrees of horizontal), by the alignment of the labels."""
+    mid-hips -> mid-shoulders line within 30 degrees of horizontal), by the alignment of the labels; only the
+    groups the skeleton's joints can tell."""
     from blazepose.alignment import alignment_from_keypoints
 
-    head, hips = LSP.index("head_top"), [LSP.index("left_hip"), LSP.index("right_hip")]
-    upside = (gt[:, head, 1] > gt[:, hips, 1].mean(axis=1)) & (mask[:, head] > 0) & (mask[:, hips].min(axis=1) > 0)
+    if not skeleton.has("left_hip", "right_hip", "left_shoulder", "right_shoulder"):
+        return {}
     lying = np.zeros(len(gt), bool)
     for i in range(len(gt)):
-        a = alignment_from_keypoints(gt[i], mask[i], LSP)
+        a = alignment_from_keypoints(gt[i], mask[i], skeleton)
         lying[i] = a is not None and 60.0 <= abs(a.rotation) <= 120.0
+    if not skeleton.has("head_top"):
+        return {"lying": lying}
+    head, hips = skeleton.index("head_top"), [skeleton.index("left_hip"), skeleton.index("right_hip")]
+    upside = (gt[:, head, 1] > gt[:, hips, 1].mean(axis=1)) & (mask[:, head] > 0) & (mask[:, hips].min(axis=1) > 0)
     return {"upside_down": upside, "lying": lying}
 
 
-def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray) -> dict:
-    """Every metric of the report, from (N, K, 2) predictions and ground truth in original pixels."""
-    torso = torso_size(gt, mask)
-    p = pck(pred, gt, mask, torso, 0.2)
-    ph = pck(pred, gt, mask, head_size(gt, mask), 0.5)
+def score(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, sizes: np.ndarray, skeleton: Skeleton = LSP) -> dict:
+    """Every metric of the report, from (N, K, 2) predictions and ground truth in original pixels. PCKh and
+    the seed's legacy metric need a neck and a head top (LSP's joints); other skeletons report neither."""
+    torso = torso_size(gt, mask, skeleton)
+    p = pck(pred, gt, mask, torso, 0.2, skeleton)
     curve, auc = pck_curve(pred, gt, mask, torso, THRESHOLDS)
     part_curves = {}
-    for part, joints in LSP.parts:
+    for part, joints in skeleton.parts:
         sel = np.zeros_like(mask)
         sel[:, list(joints)] = mask[:, list(joints)]
         part_curves[part] = pck_curve(pred, gt, sel, torso, THRESHOLDS)[0].tolist()
     correct, scored = pck_per_image(pred, gt, mask, torso, 0.2)
     groups = {}
-    for name, members in pose_groups(gt, mask).items():
+    for name, members in pose_groups(gt, mask, skeleton).items():
         n = int(scored[members].sum())
         groups[name] = {"images": int(members.sum()), "pck@0.2": float(correct[members].sum() / n) if n else None}
-    return {
+    out = {
         # the hard poses of the whole-image first pass: upside down and lying people
         "pose_groups": groups,
-        "pck@0.2": p.as_dict(),
+        "pck@0.2": p.as_dict(skeleton),
         # per image, for paired comparisons of two reports (`compare`)
         "pck@0.2_per_image": {"correct": correct.tolist(), "scored": scored.tolist()},
-        "pckh@0.5": ph.as_dict(),
         "auc@0.2": auc,
         "curve": {"thresholds": THRESHOLDS.tolist(), "mean": curve.tolist(), "per_part": part_curves},
         "mean_pixel_error": mean_pixel_error(pred, gt, mask),
-        "left_right_swaps@0.2": left_right_swaps(pred, gt, mask, torso, 0.2),
-        "legacy_seed_metric": legacy_seed_metric(_stretch(pred, sizes), _stretch(gt, sizes), mask),
+        "left_right_swaps@0.2": left_right_swaps(pred, gt, mask, torso, 0.2, skeleton),
+        "normalizer": "keypoints' box diagonal"
+        if skeleton.torso is None
+        else "-".join(skeleton.joint_names[j] for j in skeleton.torso),
     }
+    if skeleton.has("neck", "head_top"):
+        out["pckh@0.5"] = pck(pred, gt, mask, head_size(gt, mask, skeleton), 0.5, skeleton).as_dict(skeleton)
+        legacy = legacy_seed_metric(_stretch(pred, sizes), _stretch(gt, sizes), mask, skeleton)
+        out["legacy_seed_metric"] = legacy
+    return out
 
 
-def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: bool = True) -> dict:
+def evaluate(
+    predictor, samples: list[Sample], crop: str = "none", progress: bool = True, skeleton: Skeleton = LSP
+) -> dict:
+    """The predictor over `samples` (ground truth in `skeleton`'s joints), scored; the predictor's own skeleton
+    is mapped onto the data's where they differ (refused where no built-in mapping exists)."""
+    model_skeleton = getattr(predictor, "skeleton", skeleton)
+    check_mappable(model_skeleton, skeleton, f"the model ({model_skeleton.name})")
     if crop not in ("none", "gt"):
         raise BlazePoseError(f"--crop must be none or gt, got {crop!r}")
     if not samples:
@@ -93,7 +112,7 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
     start = time.perf_counter()
     results = list(predictor.predict_files([s.image_path for s in samples], progress=progress, rois=rois))
     seconds = time.perf_counter() - start
-    k = LSP.num_joints
+    k = skeleton.num_joints
     pred = np.full((len(samples), k, 2), np.nan)
     sizes = np.ones((len(samples), 2))
     failed, nobody, from_whole = [], 0, 0
@@ -105,11 +124,13 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             nobody += 1  # no person found: scored as misses
             continue
         from_whole += predictor.detector is not None and r.people[0].detection_score is None
-        pred[i] = r.keypoints
+        ones = np.ones(model_skeleton.num_joints)
+        mapped, _, given = map_keypoints(r.keypoints, ones, ones, model_skeleton, skeleton)
+        pred[i] = np.where(given[:, None] > 0, mapped, np.nan)
         sizes[i] = (r.width, r.height)
     gt = np.stack([s.keypoints for s in samples]).astype(np.float64)
     mask = np.stack([s.mask for s in samples])
-    report = score(pred, gt, mask, sizes)
+    report = score(pred, gt, mask, sizes, skeleton)
     report.update(
         {
             "images": len(samples),
@@ -122,7 +143,8 @@ def evaluate(predictor, samples: list[Sample], crop: str = "none", progress: boo
             "whole_image_people": int(from_whole),
             "flip": predictor.flip,
             "images_per_second": len(samples) / seconds,
-            "joint_names": list(LSP.joint_names),
+            "joint_names": list(skeleton.joint_names),
+            "model_skeleton": model_skeleton.name,
             "image_names": [Path(s.image_path).name for s in samples],
             "predictions": pred.tolist(),
         }
@@ -146,13 +168,16 @@ def format_table(report: dict, title: str = "") -> str:
     lines.append("|" + "---|" * (len(p["per_part"]) + 2))
     parts = [f"{100 * v:.1f}" for v in p["per_part"].values()]
     lines.append("| PCK@0.2 | " + " | ".join(parts) + f" | **{100 * p['mean']:.1f}** |")
-    ph = report["pckh@0.5"]
-    lines.append(
-        "| PCKh@0.5 | " + " | ".join(f"{100 * v:.1f}" for v in ph["per_part"].values()) + f" | {100 * ph['mean']:.1f} |"
-    )
+    ph = report.get("pckh@0.5")
+    if ph:
+        parts_h = " | ".join(f"{100 * v:.1f}" for v in ph["per_part"].values())
+        lines.append(f"| PCKh@0.5 | {parts_h} | {100 * ph['mean']:.1f} |")
     lines.append("")
     lines.append(f"- PCK@0.2 mean: {100 * p['mean']:.1f} % ({p['valid']} joints scored, {p['excluded']} excluded)")
-    lines.append(f"- PCKh@0.5 mean: {100 * ph['mean']:.1f} %")
+    if report.get("normalizer", "left_shoulder-right_hip") != "left_shoulder-right_hip":
+        lines.append(f"- PCK normaliser: {report['normalizer']}")
+    if ph:
+        lines.append(f"- PCKh@0.5 mean: {100 * ph['mean']:.1f} %")
     lines.append(f"- AUC of PCK over thresholds 0..0.2: {100 * report['auc@0.2']:.1f} %")
     lines.append(f"- mean pixel error: {report['mean_pixel_error']:.1f} px (original image pixels)")
     swaps = report.get("left_right_swaps@0.2")
@@ -163,10 +188,11 @@ def format_table(report: dict, title: str = "") -> str:
             f"misses; whole body read the wrong way round (half or more of its left/right joints swapped) on "
             f"{swaps['whole_body_images']} images"
         )
-    lines.append(
-        f"- legacy seed metric (NOT PCK@0.2: squared distance <= 0.5 x squared neck-head distance, on a "
-        f"stretched 256x256 image): {100 * report['legacy_seed_metric']:.1f} %"
-    )
+    if report.get("legacy_seed_metric") is not None:
+        lines.append(
+            f"- legacy seed metric (NOT PCK@0.2: squared distance <= 0.5 x squared neck-head distance, on a "
+            f"stretched 256x256 image): {100 * report['legacy_seed_metric']:.1f} %"
+        )
     if report["unreadable_images"]:
         lines.append(f"- unreadable images (scored as misses): {len(report['unreadable_images'])}")
     lines.append(f"- throughput: {report['images_per_second']:.1f} images/s end to end (decode, all passes)")

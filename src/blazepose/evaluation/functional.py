@@ -62,8 +62,22 @@ def segment_length(gt: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarr
 
 
 def torso_size(gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> np.ndarray:
-    """(N,) left shoulder to right hip: the standard LSP PCK normaliser."""
-    return segment_length(gt, mask, *skeleton.torso)
+    """(N,) the skeleton's PCK normaliser: the distance between its normaliser pair (LSP, COCO, BlazePose-33:
+    left shoulder to right hip, the standard LSP rule), or, for a skeleton without one, the diagonal of the
+    annotated keypoints' box (NaN with fewer than two annotated joints)."""
+    if skeleton.torso is not None:
+        return segment_length(gt, mask, *skeleton.torso)
+    return box_diagonal(gt, mask)
+
+
+def box_diagonal(gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N,) diagonal of the box around each image's annotated ground-truth joints; NaN with fewer than two."""
+    gt, known = np.asarray(gt, np.float64), np.asarray(mask) > 0
+    lo = np.where(known[..., None], gt, np.inf).min(axis=1)
+    hi = np.where(known[..., None], gt, -np.inf).max(axis=1)
+    with np.errstate(invalid="ignore"):
+        diagonal = np.linalg.norm(hi - lo, axis=-1)
+    return np.where(known.sum(axis=1) >= 2, diagonal, np.nan)
 
 
 def head_size(gt: np.ndarray, mask: np.ndarray, skeleton: Skeleton = LSP) -> np.ndarray:

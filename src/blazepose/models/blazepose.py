@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from blazepose.keypoints import LSP
 from blazepose.models.layers import BlazeBlock, HeatmapDecoder, Normalize, StopGradient
 
 
@@ -182,7 +183,7 @@ def build_presence_head(backbone: keras.Model, bn: bool, kernel: int) -> keras.M
 def build_blazepose(
     variant: str = "full",
     input_size: int = 256,
-    num_joints: int = 14,
+    num_joints: int = LSP.num_joints,  # build_from_config gives the config's skeleton's
     head: str = "xy_linear_v_sigmoid_separate",
     kernel_size: int = 3,
     batch_norm: bool = True,
@@ -221,12 +222,14 @@ def build_blazepose(
 
 
 def build_from_config(cfg) -> keras.Model:
+    from blazepose.keypoints import skeleton_of
+
     m = cfg.model
     bias = FOCAL_PRIOR_BIAS if cfg.loss.heatmap_type == "focal" else 0.0
     return build_blazepose(
         m.variant,
         cfg.data.input_size,
-        14,
+        skeleton_of(cfg).num_joints,
         m.head,
         m.kernel_size,
         m.batch_norm,

@@ -16,7 +16,7 @@ from keras import ops
 
 from blazepose.config import Config
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import LSP
+from blazepose.keypoints import skeleton_of
 from blazepose.losses import DETECTION_LOSS_NAMES, LOSS_NAMES, choose_sides, compute_losses, distill_loss
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS, sub_models
@@ -149,7 +149,7 @@ class PoseTrainer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.cfg.loss.either_side_sets and self.phase.name != "presence":
-            y, exchanged = choose_sides(y, y_pred, LSP.flip_index, self.cfg.loss.heatmap_type)
+            y, exchanged = choose_sides(y, y_pred, skeleton_of(self.cfg).flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
         if self._distilling:
@@ -190,7 +190,7 @@ class PoseTrainer(keras.Model):
         out = self._teacher_pass(x)
         if self.cfg.loss.distill_flip:
             mirrored = ops.flip(self._teacher_pass(ops.flip(x, axis=2)), axis=2)
-            out = (out + ops.take(mirrored, LSP.flip_index, axis=3)) / 2
+            out = (out + ops.take(mirrored, skeleton_of(self.cfg).flip_index, axis=3)) / 2
         return out
 
     @property

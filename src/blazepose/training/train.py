@@ -43,6 +43,7 @@ from blazepose.data.datasets import load_split
 from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
 from blazepose.errors import BlazePoseError
 from blazepose.evaluation.functional import pck, torso_size
+from blazepose.keypoints import skeleton_of
 from blazepose.training.checkpoint import (
     atomic_write,
     fits,
@@ -104,7 +105,8 @@ class ValidationSet:
     """The validation split as arrays: person crops (no augmentation) and their joints in input pixels."""
 
     def __init__(self, cfg: Config, limit: int = 0):
-        samples = load_split(cfg.data, "val")
+        skeleton = skeleton_of(cfg)
+        samples = load_split(cfg.data, "val", skeleton)
         samples = samples[:limit] if limit else samples
         codec = Codec.from_config(cfg.data)
         rng = np.random.default_rng(0)
@@ -114,6 +116,7 @@ class ValidationSet:
         self.joints = codec.denormalize(np.stack([e["joints"] for e in examples]))
         self.mask = np.stack([e["mask"] for e in examples])
         self.eager = cfg.train.run_eagerly
+        self.skeleton = skeleton
 
     def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
         out = predict(net, self.images, batch_size, self.eager)
@@ -121,7 +124,8 @@ class ValidationSet:
             pred, _ = self.codec.decode(out["heatmap"], out["offset"])
         else:
             pred = self.codec.denormalize(out["joints"][..., :2])
-        return pck(pred, self.joints, self.mask, torso_size(self.joints, self.mask), 0.2).mean
+        norm = torso_size(self.joints, self.mask, self.skeleton)
+        return pck(pred, self.joints, self.mask, norm, 0.2, self.skeleton).mean
 
 
 class PresenceValidationSet:
@@ -464,7 +468,7 @@ def train(
 
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.train.mixed_precision)
-    train_samples = load_split(cfg.data, "train")
+    train_samples = load_split(cfg.data, "train", skeleton_of(cfg))
     batch = cfg.data.batch_size
     if batch % strategy.num_replicas_in_sync:
         raise BlazePoseError(f"data.batch_size {batch} must divide by the {strategy.num_replicas_in_sync} replicas")

@@ -1,0 +1,123 @@
+"""Any skeleton, end to end: COCO-17 trained natively on coco_mini, and a 5-keypoint skeleton given in a file
+(train, evaluate, predict, draw, export), with the skeleton saved beside every artifact."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from blazepose.cli import main
+from blazepose.keypoints import COCO, LSP
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+# A 5-keypoint skeleton of our own, its joints taken from LSP's labels: no normaliser pair (PCK uses the
+# keypoints' box diagonal), one flip pair from the names, edges for drawing.
+SKELETON = """name = "five"
+joints = ["head", "left_hand", "right_hand", "pelvis", "chest"]
+edges = [["head", "chest"], ["chest", "left_hand"], ["chest", "right_hand"], ["chest", "pelvis"]]
+[parts]
+Hands = ["left_hand", "right_hand"]
+Body = ["head", "pelvis", "chest"]
+"""
+
+
+def _five_keypoint_folder(data_root: Path, folder: Path, count: int = 12) -> Path:
+    """annotations.json with 5 keypoints per image, from LSP im0001.. labels (head top, wrists, mid-hips,
+    neck), naming its skeleton file."""
+    joints = scipy.io.loadmat(data_root / "lsp" / "joints.mat")["joints"]  # (3, 14, N), row 3 = occluded
+    folder.mkdir(parents=True)
+    (folder / "five.toml").write_text(SKELETON)
+    samples = []
+    for i in range(count):
+        xy = joints[:2, :, i].T
+        pick = {
+            "head": xy[LSP.index("head_top")],
+            "left_hand": xy[LSP.index("left_wrist")],
+            "right_hand": xy[LSP.index("right_wrist")],
+            "pelvis": (xy[LSP.index("left_hip")] + xy[LSP.index("right_hip")]) / 2,
+            "chest": xy[LSP.index("neck")],
+        }
+        rows = [[float(x), float(y), 2] for x, y in pick.values()]
+        samples.append({"image": str(data_root / "lsp" / "images" / f"im{i + 1:04d}.jpg"), "keypoints": rows})
+    names = ["head", "left_hand", "right_hand", "pelvis", "chest"]
+    (folder / "annotations.json").write_text(
+        json.dumps({"joint_names": names, "skeleton": "five.toml", "samples": samples})
+    )
+    return folder
+
+
+def test_coco17_smoke_trains_natively_and_predicts_17_named_keypoints(data_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(REPO / "configs/coco17_smoke.toml"), "--run-dir", str(run),
+                 "--data-root", str(data_root)]) == 0  # fmt: skip
+    out = tmp_path / "p.json"
+    image = str(data_root / "lsp" / "images" / "im0001.jpg")
+    assert main(["predict", image, "--weights", str(run / "model.keras"), "--detector", "none",
+                 "--output", str(out), "--quiet"]) == 0  # fmt: skip
+    payload = json.loads(out.read_text())
+    assert payload["joint_names"] == list(COCO.joint_names)
+    (person,) = payload["predictions"][0]["people"]
+    assert len(person["keypoints"]) == 17
+    coco = tmp_path / "c.json"  # COCO results: all 17 filled
+    assert main(["predict", image, "--weights", str(run / "model.keras"), "--detector", "none", "--format",
+                 "coco", "--output", str(coco), "--quiet"]) == 0  # fmt: skip
+    (result,) = json.loads(coco.read_text())
+    assert (np.asarray(result["keypoints"]).reshape(17, 3)[:, 2] == 1).all()
+    assert 'skeleton = "coco"' in (run / "config.toml").read_text()
+
+
+def test_a_skeleton_file_works_end_to_end(data_root, tmp_path, capsys):
+    folder = _five_keypoint_folder(data_root, tmp_path / "five")
+    (tmp_path / "mine.toml").write_text(SKELETON)  # the model's skeleton file, a copy of the dataset's
+    run = tmp_path / "run"
+    args = ["train", "--config", str(REPO / "configs/smoke.toml"), "--run-dir", str(run)]
+    sets = [f"data.root={folder}", "data.split=custom", 'data.train_sets=["custom"]',
+            f"model.skeleton={tmp_path / 'mine.toml'}", "train.finetune_epochs=0"]  # fmt: skip
+    assert main([*args, *[x for s in sets for x in ("--set", s)]]) == 0
+    # the skeleton travels with the run: a copy beside its config, named relative to it
+    assert 'skeleton = "config.skeleton.toml"' in (run / "config.toml").read_text()
+    (tmp_path / "mine.toml").unlink()  # nothing below may need the original file
+    model = str(run / "model.keras")
+
+    out, drawn = tmp_path / "p.json", tmp_path / "drawn"
+    image = str(data_root / "lsp" / "images" / "im0002.jpg")
+    assert main(["predict", image, "--weights", model, "--output", str(out), "--draw", str(drawn), "--quiet",
+                 "--min-presence", "0", "--detector", "none"]) == 0  # fmt: skip
+    payload = json.loads(out.read_text())
+    assert payload["joint_names"] == ["head", "left_hand", "right_hand", "pelvis", "chest"]
+    assert len(payload["predictions"][0]["people"][0]["keypoints"]) == 5
+    assert (drawn / "im0002.png").is_file()
+
+    capsys.readouterr()
+    report_dir = tmp_path / "eval"
+    assert main(["evaluate", "--dataset", str(folder), "--weights", model, "--output-dir", str(report_dir),
+                 "--quiet", "--detector", "none"]) == 0  # fmt: skip
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["images"] == 2 and report["normalizer"] == "keypoints' box diagonal"  # 0.2 of 12 validate
+    assert set(report["pck@0.2"]["per_part"]) == {"Hands", "Body"} and "pckh@0.5" not in report
+    assert "PCK normaliser: keypoints' box diagonal" in capsys.readouterr().out
+
+    exported = tmp_path / "five.tflite"
+    assert main(["export", "--weights", model, "--format", "tflite", "--output", str(exported)]) == 0
+    meta = json.loads((tmp_path / "five.tflite.json").read_text())
+    assert meta["joint_names"][0] == "head" and meta["skeleton"]["edges"][0] == ["head", "chest"]
+    assert (tmp_path / "five.skeleton.toml").is_file()
+    out2 = tmp_path / "p2.json"
+    assert main(["predict", image, "--weights", str(exported), "--output", str(out2), "--quiet",
+                 "--min-presence", "0", "--detector", "none"]) == 0  # fmt: skip
+    a = np.asarray(payload["predictions"][0]["people"][0]["keypoints"])[:, :2]
+    b = np.asarray(json.loads(out2.read_text())["predictions"][0]["people"][0]["keypoints"])[:, :2]
+    assert np.abs(a - b).max() < 2.0  # the export predicts what the Keras model does
+
+
+def test_a_dataset_of_other_joints_is_refused_with_both_lists(data_root, tmp_path, capsys):
+    args = ["train", "--config", str(REPO / "configs/smoke.toml"), "--run-dir", str(tmp_path / "run"),
+            "--data-root", str(data_root), "--set", "model.skeleton=coco"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "skeleton 'lsp' (right_ankle" in err and "the model's skeleton 'coco' has nose" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
