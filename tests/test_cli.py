@@ -190,3 +190,14 @@ def test_predict_into_a_named_pipe_writes_through_it_and_leaves_it_a_pipe(data_r
     assert code == 0 and stat.S_ISFIFO(pipe.stat().st_mode)
     assert b'"joint_names"' in received[0]
     assert not (tmp_path / "out.json.lock").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`blazepose info ... | head -1`: no BrokenPipeError traceback once the reader has closed the pipe."""
+    from tests.conftest import REPO
+
+    cmd = [sys.executable, "-m", "blazepose.cli", "info", "--config", str(REPO / "configs/smoke.toml")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err

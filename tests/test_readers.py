@@ -196,6 +196,14 @@ def test_custom_dataset_names_its_joints(tmp_path):
     np.testing.assert_array_equal(sample.visibility, [1, 1, 0, 0])
     with pytest.raises(BlazePoseError, match=r"nose, left_eye, right_eye, tail\), the model's skeleton 'lsp'"):
         read_for("custom", folder, LSP)
+    shared = _custom(tmp_path / "wrists", [{"image": "a.jpg", "keypoints": [[1, 2, 2], [3, 4, 2], [5, 6, 2]]}],
+                     ["left_wrist", "right_wrist", "nose"])  # fmt: skip
+    with pytest.raises(BlazePoseError, match="data.map_joints = true"):
+        read_for("custom", shared, LSP)
+    (mapped,) = read_for("custom", shared, LSP, by_name=True)  # data.map_joints: by name, the rest masked
+    assert mapped.mask.sum() == 2 and tuple(mapped.keypoints[LSP.index("right_wrist")]) == (3, 4)
+    with pytest.raises(BlazePoseError, match="share none with the model's skeleton 'lsp'"):
+        read_for("custom", folder, LSP, by_name=True)
     (folder / "sk.toml").write_text('joints = ["nose", "left_eye", "right_eye"]\n')
     data = json.loads((folder / "annotations.json").read_text())
     (folder / "annotations.json").write_text(json.dumps({**data, "skeleton": "sk.toml"}))

@@ -28,6 +28,10 @@ class DataConfig:
     # How many times the LSP train samples are listed in the training set: > 1 oversamples LSP (800 images)
     # against LSPet (10000), e.g. 5 makes LSP 29 % of what is drawn.
     lsp_repeats: int = 1
+    # Data whose joints differ from the model's skeleton (and no built-in mapping covers): false = refused
+    # with both joint lists; true = mapped by joint name (shared names copied, the neck from the shoulders,
+    # the model's other joints masked out of losses and metrics).
+    map_joints: bool = False
     # Which benchmark's split: "lsp" (im0001-im1000 train, im1001-im2000 test) or "lspet" (the seed's: LSPet
     # im00001-im02500 train, im02501-im03000 held out; train_sets must then be ["lspet"]).
     split: str = "lsp"

@@ -349,9 +349,8 @@ def check_mappable(source: Skeleton, target: Skeleton, what: str) -> None:
         raise BlazePoseError(
             f"{what} has the joints of skeleton {source.name!r} ({', '.join(source.joint_names)}), the model's "
             f"skeleton {target.name!r} has {', '.join(target.joint_names)}: give data with the model's joints, "
-            f"or set model.skeleton to the data's (built-in mappings: "
-            + ", ".join(f"{a} -> {b}" for a, b in sorted(MAPPINGS))
-            + ")"
+            f"set model.skeleton to the data's, or (training data) data.map_joints = true to map joints by name "
+            f"(built-in mappings: " + ", ".join(f"{a} -> {b}" for a, b in sorted(MAPPINGS)) + ")"
         )
 
 

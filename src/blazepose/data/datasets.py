@@ -131,10 +131,19 @@ def dataset_skeleton(name: str, folder: str | Path) -> Skeleton:
     return COCO if name == "coco" else LSP
 
 
-def to_skeleton(samples: list[Sample], source: Skeleton, target: Skeleton, what: str) -> list[Sample]:
+def to_skeleton(
+    samples: list[Sample], source: Skeleton, target: Skeleton, what: str, by_name: bool = False
+) -> list[Sample]:
     """Samples of `source`'s joints as `target`'s (keypoints.map_keypoints: shared names, the neck from the
-    shoulders, the rest masked); refused with both joint lists where no built-in mapping exists."""
-    check_mappable(source, target, what)
+    shoulders, the rest masked); refused with both joint lists where no built-in mapping exists, unless
+    `by_name` (data.map_joints) and the two share a joint name."""
+    if not by_name:
+        check_mappable(source, target, what)
+    elif not set(source.joint_names) & set(target.joint_names):
+        raise BlazePoseError(
+            f"{what}: data.map_joints maps joints by name, and its joints ({', '.join(source.joint_names)}) share "
+            f"none with the model's skeleton {target.name!r} ({', '.join(target.joint_names)})"
+        )
     if source.joint_names == target.joint_names:
         return samples
     out = []
@@ -144,11 +153,11 @@ def to_skeleton(samples: list[Sample], source: Skeleton, target: Skeleton, what:
     return out
 
 
-def read_for(name: str, root: str | Path | None, skeleton: Skeleton) -> list[Sample]:
-    """Dataset `name`'s samples with `skeleton`'s joints."""
+def read_for(name: str, root: str | Path | None, skeleton: Skeleton, by_name: bool = False) -> list[Sample]:
+    """Dataset `name`'s samples with `skeleton`'s joints (`by_name`: see ``to_skeleton``)."""
     folder = dataset_folder(name, root)
     samples = READERS[name](folder)[0]
-    return to_skeleton(samples, dataset_skeleton(name, folder), skeleton, f"dataset {name} ({folder})")
+    return to_skeleton(samples, dataset_skeleton(name, folder), skeleton, f"dataset {name} ({folder})", by_name)
 
 
 def lsp_val_indices(val_fraction: float, seed: int, train_part: range = LSP_TRAIN) -> np.ndarray:
@@ -201,7 +210,7 @@ def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sa
         if cfg.lsp_repeats < 1:
             raise BlazePoseError(f"data.lsp_repeats: expected an integer >= 1, got {cfg.lsp_repeats}")
     needed = split != "train" or name in cfg.train_sets
-    data = read_for(name, cfg.root, skeleton) if needed else []
+    data = read_for(name, cfg.root, skeleton, cfg.map_joints) if needed else []
     if needed and size is not None and len(data) != size:
         raise BlazePoseError(f"{name} has {len(data)} samples, the standard split needs {size}")
     if needed and not data:
@@ -212,5 +221,5 @@ def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sa
     samples = [data[i] for i in parts["train"]] * cfg.lsp_repeats if name in cfg.train_sets else []
     for other in cfg.train_sets:
         if other != name:
-            samples += read_for(other, cfg.root, skeleton)
+            samples += read_for(other, cfg.root, skeleton, cfg.map_joints)
     return samples

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from blazepose.config import Config
+from blazepose.keypoints import skeleton_of
 from blazepose.models.blazepose import build_from_config, count_params, inference_model_for
 
 
@@ -44,8 +45,10 @@ def model_info(cfg: Config) -> str:
         return "\n".join(lines)
     net = build_from_config(cfg)
     inference = inference_model_for(net, cfg)
+    skeleton = skeleton_of(cfg)
     lines = [
-        f"BlazePose {cfg.model.variant}, head {cfg.model.head}, input {size}x{size}, kernel {cfg.model.kernel_size}"
+        f"BlazePose {cfg.model.variant}, head {cfg.model.head}, input {size}x{size}, kernel {cfg.model.kernel_size}",
+        f"skeleton {skeleton.name}: {skeleton.num_joints} joints ({', '.join(skeleton.joint_names)})",
     ]
     lines.append(f"{net.name}: {count_params(net):,} params")
     for name in ("backbone", "heatmap_head", "regression_head"):
