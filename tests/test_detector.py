@@ -151,3 +151,15 @@ def test_the_packaged_detector_runs_from_its_tflite_and_trains_from_its_npz(data
     for a, b in zip(*found, strict=True):
         assert abs(a.score - b.score) < 0.01
         np.testing.assert_allclose(a.box, b.box, atol=1.0)
+
+
+def test_turned_share_sets_how_many_placed_people_are_turned():
+    from blazepose.data.scenes import _angle
+
+    rng = np.random.default_rng(0)
+    upright = [_angle(rng, 0.0) for _ in range(500)]
+    assert max(abs(a) for a in upright) <= 20
+    turned = np.abs([_angle(rng, 1.0) for _ in range(2000)])
+    assert 0.45 < np.mean(turned > 90) < 0.55  # uniform over the circle: half beyond 90 degrees
+    mixed = np.abs([_angle(rng, 0.35) for _ in range(4000)])
+    assert 0.13 < np.mean(mixed > 90) < 0.22  # 0.35 x 0.5 = 0.175

@@ -50,6 +50,9 @@ class DataConfig:
     # the pose datasets' crops (LSP, LSPet); 0 = in proportion to their numbers (a few dozen photos among
     # about 11000 crops).
     photo_share: float = 0.0
+    # Detector scenes: the share of placed people turned by any angle (lying, upside down); the others stay
+    # within 20 degrees of upright. Validation scenes always use 0.35, so runs stay comparable.
+    turned_share: float = 0.35
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class LossConfig:
     # The teacher's target is the mean of its heatmaps for the crop and for the mirrored crop (mirrored back,
     # left and right exchanged): a stronger teacher, at twice its cost.
     distill_flip: bool = False
+    # Detector: weight of the rotation loss (L1 on the sin and cos of the alignment's rotation) beside the
+    # centre, offset, size and box losses (weight 1 each).
+    detector_rotation: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -338,6 +344,8 @@ RANGES = (
     ("data.crop_margin", lambda v: _finite(v) and v > 0, "a number > 0"),
     ("data.val_fraction", lambda v: 0 < v < 1, "a fraction between 0 and 1"),
     ("data.photo_share", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("data.turned_share", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("loss.detector_rotation", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("augment.distractor_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
     ("train.steps_per_epoch", lambda v: v >= 0, "an integer >= 0 (0 = one pass over the data)"),
     ("train.val_samples", lambda v: v >= 0, "an integer >= 0 (0 = all)"),

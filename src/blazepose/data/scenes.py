@@ -222,12 +222,18 @@ def _background(rng: np.random.Generator, size: int, negatives: list[SceneSource
     return canvas
 
 
-def _angle(rng: np.random.Generator) -> float:
-    """Mostly near upright; a third of the people at any angle (lying, upside down)."""
-    return float(rng.uniform(-20, 20) if rng.uniform() < 0.65 else rng.uniform(-180, 180))
+# Share of the placed people turned by any angle (lying, upside down); the others within 20 degrees of upright.
+TURNED_SHARE = 0.35
 
 
-def _place_person_source(canvas, src: SceneSource, rect, rng, scene: Scene, cut_prob: float) -> None:
+def _angle(rng: np.random.Generator, turned_share: float = TURNED_SHARE) -> float:
+    """Mostly near upright; `turned_share` of the people at any angle (lying, upside down)."""
+    return float(rng.uniform(-20, 20) if rng.uniform() < 1.0 - turned_share else rng.uniform(-180, 180))
+
+
+def _place_person_source(
+    canvas, src: SceneSource, rect, rng, scene: Scene, cut_prob: float, turned_share: float = TURNED_SHARE
+) -> None:
     """Place `src` so that one of its people lands in `rect` at a random size (maybe cut by its border)."""
     x0, y0, x1, y1 = rect
     cell = min(x1 - x0, y1 - y0)
@@ -247,7 +253,7 @@ def _place_person_source(canvas, src: SceneSource, rect, rng, scene: Scene, cut_
         u, v = rng.uniform(-0.15, 1.15, 2)
     else:
         u, v = rng.uniform(0.15, 0.85, 2)
-    m = similarity(scale, _angle(rng), (a.cx, a.cy), (x0 + u * (x1 - x0), y0 + v * (y1 - y0)))
+    m = similarity(scale, _angle(rng, turned_share), (a.cx, a.cy), (x0 + u * (x1 - x0), y0 + v * (y1 - y0)))
     place(canvas, src, m, rect, scene)
 
 
@@ -274,9 +280,11 @@ def make_scene(
     size: int,
     photos: list[SceneSource] = (),
     photo_share: float = 0.0,
+    turned_share: float = TURNED_SHARE,
 ) -> Scene:
     """One random scene: nobody (15 %), one image (30 %), a 2x2 (30 %) or 3x3 (25 %) mosaic. Each placed image
-    with people comes from `photos` with probability `photo_share`, else from `sources`."""
+    with people comes from `photos` with probability `photo_share`, else from `sources`; `turned_share` of them
+    turned by any angle."""
     scene = Scene(_background(rng, size, negatives), [], [])
     kind = rng.uniform()
     if kind < 0.15:
@@ -287,7 +295,9 @@ def make_scene(
         return _photometric(scene, rng)
     n = 1 if kind < 0.45 else 2 if kind < 0.75 else 3
     if n == 1 and photos and rng.uniform() < photo_share:  # a photo alone: its people as they are
-        _place_person_source(scene.image, photos[rng.integers(len(photos))], (0, 0, size, size), rng, scene, 0.25)
+        _place_person_source(
+            scene.image, photos[rng.integers(len(photos))], (0, 0, size, size), rng, scene, 0.25, turned_share
+        )
         return _photometric(scene, rng)
     cuts = [
         0.0,
@@ -305,7 +315,7 @@ def make_scene(
             pool = negatives if negatives and rng.uniform() < 0.15 else sources  # some cells hold nobody
             if pool is sources and photos and rng.uniform() < photo_share:
                 pool = photos
-            _place_person_source(scene.image, pool[rng.integers(len(pool))], rect, rng, scene, 0.25)
+            _place_person_source(scene.image, pool[rng.integers(len(pool))], rect, rng, scene, 0.25, turned_share)
     return _photometric(scene, rng)
 
 

@@ -14,11 +14,11 @@ import tensorflow as tf
 
 from blazepose.codec import DETECTION_OUTPUTS, DetectionCodec
 from blazepose.config import Config
-from blazepose.data.scenes import Scene, make_scene, photos_of, scene_sources, scene_to_coco
+from blazepose.data.scenes import TURNED_SHARE, Scene, make_scene, photos_of, scene_sources, scene_to_coco
 from blazepose.losses import DETECTION_LOSS_NAMES, detection_losses
 
 # Loss weights (every target is of order 1: grid cells, log radius, sin / cos, box edges in radii).
-DETECTION_WEIGHTS = {"centre": 1.0, "offset": 1.0, "size": 1.0, "rotation": 1.0, "box": 1.0}
+DETECTION_WEIGHTS = {"centre": 1.0, "offset": 1.0, "size": 1.0, "box": 1.0}  # rotation: loss.detector_rotation
 TARGET_KEYS = ("centre", "centre_weight", "offset", "size", "rotation", "box", "reg_weight", "rot_weight")
 VAL_SCENES = 256
 
@@ -44,7 +44,7 @@ def make_scene_dataset(sources, negatives, cfg: Config, seed: int | None = None)
 
     def _load(element_seed):
         rng = np.random.default_rng([seed, int(element_seed) & 0x7FFFFFFF])
-        scene = make_scene(sources, negatives, rng, size, photos, cfg.data.photo_share)
+        scene = make_scene(sources, negatives, rng, size, photos, cfg.data.photo_share, cfg.data.turned_share)
         t = encode_scene(scene, codec)
         return (scene.image, *(t[k] for k in TARGET_KEYS))
 
@@ -78,8 +78,9 @@ class DetectorTrainer(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         parts = detection_losses(y, y_pred)
         total = 0.0
+        weights = {**DETECTION_WEIGHTS, "rotation": self.cfg.loss.detector_rotation}
         for name in DETECTION_LOSS_NAMES:
-            total = total + DETECTION_WEIGHTS[name] * parts[name]
+            total = total + weights[name] * parts[name]
             self.trackers[name].update_state(parts[name])
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return total / replicas if replicas > 1 else total
@@ -139,7 +140,8 @@ class DetectorValidationSet:
         count = limit or VAL_SCENES
         photos = photos_of(sources)
         self.scenes = [
-            make_scene(sources, negatives, rng, cfg.data.input_size, photos, cfg.data.photo_share) for _ in range(count)
+            make_scene(sources, negatives, rng, cfg.data.input_size, photos, cfg.data.photo_share, TURNED_SHARE)
+            for _ in range(count)
         ]
         self.images = np.stack([s.image for s in self.scenes])
         self.codec = detector_codec(cfg)
