@@ -23,21 +23,6 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peer" / "mediapipe"
-# MediaPipe BlazePose's landmark indices of the COCO limb joints.
-MEDIAPIPE = {
-    "left_shoulder": 11,
-    "right_shoulder": 12,
-    "left_elbow": 13,
-    "right_elbow": 14,
-    "left_wrist": 15,
-    "right_wrist": 16,
-    "left_hip": 23,
-    "right_hip": 24,
-    "left_knee": 25,
-    "right_knee": 26,
-    "left_ankle": 27,
-    "right_ankle": 28,
-}
 
 
 def mediapipe_runner(path: Path):
@@ -70,13 +55,14 @@ def main() -> None:
     from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image
     from blazepose.evaluation.coco_eval import coco_part, shared_joints
     from blazepose.inference import Predictor
-    from blazepose.keypoints import COCO, LSP
+    from blazepose.keypoints import BLAZEPOSE33, COCO, LSP
 
     folder = dataset_folder("coco", args.data_root)
     gt = coco_part(folder / "annotations" / "person_keypoints_train2017.json", args.part)
     ours_idx, coco_idx = shared_joints(LSP)
     names = [COCO.joint_names[c] for c in coco_idx]
     swap = [names.index(n.replace("left", "#").replace("right", "left").replace("#", "right")) for n in names]
+    peer = [BLAZEPOSE33.index(n) for n in names]  # MediaPipe's first 33 of 39 outputs are BlazePose's 33
     predictor = Predictor(args.weights, detector="none", min_presence=0.0)
     mediapipe = mediapipe_runner(Path(args.peer) / "pose_landmark_full.tflite")
     ls, rh = COCO.index("left_shoulder"), COCO.index("right_hip")
@@ -102,7 +88,7 @@ def main() -> None:
         roi = (x + w / 2, y + h / 2, max(w, h) * args.margin)
         ours = predictor.predict_arrays([image], [roi], passes=1)[0].people[0].keypoints[ours_idx]
         m = crop_matrix(roi[:2], roi[2], 256, 0.0)
-        theirs = transform_points(mediapipe(warp_image(image, m, 256))[[MEDIAPIPE[n] for n in names]], invert_affine(m))
+        theirs = transform_points(mediapipe(warp_image(image, m, 256))[peer], invert_affine(m))
         labelled = kps[coco_idx, 2] > 0
         whole = "whole bodies (an ankle labelled)" if kps[ankles, 2].max() > 0 else "cut off (no ankle labelled)"
         for who, pred in (("ours", ours), ("MediaPipe", theirs)):

@@ -138,7 +138,7 @@ def test_distill_loss_by_hand():
 
 
 def test_centre_focal_loss_by_hand_and_ignore_weights():
-    from blazepose.losses import centre_focal_loss, masked_l1
+    from blazepose.losses import centre_focal_loss, masked_l1, masked_l2
 
     true = np.zeros((1, 2, 2, 1), np.float32)
     true[0, 0, 0, 0] = 1.0  # one person
@@ -155,3 +155,4 @@ def test_centre_focal_loss_by_hand_and_ignore_weights():
     w = np.zeros((1, 2, 2, 1), np.float32)
     w[0, 0, 0] = 1.0
     assert float(masked_l1(t, np.zeros_like(t), w)) == pytest.approx(2.0)
+    assert float(masked_l2(t, np.zeros_like(t), w)) == pytest.approx(5.0)  # (1 + 9) / 2

@@ -127,6 +127,10 @@ class LossConfig:
     # Detector: weight of the rotation loss (L1 on the sin and cos of the alignment's rotation) beside the
     # centre, offset, size and box losses (weight 1 each).
     detector_rotation: float = 1.0
+    # ... and its kind: "l1" (the packaged detector's) or "l2". L1 drives each cell to the median of what the
+    # features cannot tell apart, which for mostly upright people is upright; L2 to the mean, which moves with
+    # every turned person.
+    detector_rotation_loss: str = "l1"
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ CHOICES = {
     "data.train_sets": _SETS,
     "model.variant": ("full", "lite", "tiny", "detector", "detector_tiny"),
     "loss.heatmap_type": ("mse", "focal"),
+    "loss.detector_rotation_loss": ("l1", "l2"),
     "loss.either_side_sets": _SETS,
     "model.decode": ("regression", "heatmap"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),

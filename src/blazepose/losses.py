@@ -183,13 +183,21 @@ def masked_l1(true, pred, weight):
     return _safe_div(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight) * true.shape[-1])
 
 
-def detection_losses(y_true: dict, y_pred: dict) -> dict:
-    """Every detector loss, unweighted (see ``DetectionCodec.encode`` for the targets)."""
+def masked_l2(true, pred, weight):
+    """Squared error over the cells of non-zero `weight` (B, H, W, 1), averaged over those cells and channels."""
+    pred = ops.cast(pred, "float32")
+    return _safe_div(ops.sum(ops.square(pred - true) * weight), ops.sum(weight) * true.shape[-1])
+
+
+def detection_losses(y_true: dict, y_pred: dict, rotation_loss: str = "l1") -> dict:
+    """Every detector loss, unweighted (see ``DetectionCodec.encode`` for the targets). `rotation_loss`: "l1"
+    or "l2" on the rotation's (sin, cos)."""
     reg = y_true["reg_weight"]
+    rotation = {"l1": masked_l1, "l2": masked_l2}[rotation_loss]
     return {
         "centre": centre_focal_loss(y_true["centre"], y_pred["centre"], y_true["centre_weight"]),
         "offset": masked_l1(y_true["offset"], y_pred["offset"], reg),
         "size": masked_l1(y_true["size"], y_pred["size"], reg),
-        "rotation": masked_l1(y_true["rotation"], y_pred["rotation"], y_true["rot_weight"]),
+        "rotation": rotation(y_true["rotation"], y_pred["rotation"], y_true["rot_weight"]),
         "box": masked_l1(y_true["box"], y_pred["box"], reg),
     }

@@ -76,7 +76,7 @@ class DetectorTrainer(keras.Model):
         return self.net(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        parts = detection_losses(y, y_pred)
+        parts = detection_losses(y, y_pred, self.cfg.loss.detector_rotation_loss)
         total = 0.0
         weights = {**DETECTION_WEIGHTS, "rotation": self.cfg.loss.detector_rotation}
         for name in DETECTION_LOSS_NAMES:
