@@ -173,3 +173,26 @@ def test_occluded_joints_lose_visibility(rng):
         assert v2[0] == (0.0 if on_box else 1.0) or not (0 <= x < 64 and 0 <= y < 64)
         seen_hidden |= v2[0] == 0
     assert seen_hidden
+
+
+def test_turned_prob_turns_that_share_of_crops_by_any_angle():
+    """The crop matrix's rotation: within rotation_deg without turned_prob; with 0.5, about half drawn from
+    the whole circle (a quarter of all beyond 90 degrees)."""
+    import dataclasses
+    import math
+
+    from blazepose.config import AugmentConfig
+    from blazepose.data.transforms import random_crop_matrix
+
+    def angles(aug, n=2000):
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(n):
+            m, _ = random_crop_matrix(rng, (100.0, 100.0, 80.0), 64, aug)
+            out.append(abs(math.degrees(math.atan2(m[1, 0], m[0, 0]))))  # no flip: a pure rotation and scale
+        return np.asarray(out)
+
+    base = dataclasses.replace(AugmentConfig(), flip_prob=0.0)
+    assert angles(base).max() <= 30.0 + 1e-6
+    turned = angles(dataclasses.replace(base, turned_prob=0.5))
+    assert 0.2 < np.mean(turned > 90) < 0.3

@@ -61,6 +61,9 @@ class AugmentConfig:
     scale_jitter: float = 0.1  # crop side x uniform(1 - s, 1 + s) (the paper: about 10 %)
     shift_jitter: float = 0.1  # crop centre moved by up to this fraction of the crop side
     rotation_deg: float = 30.0  # uniform(-r, r) degrees
+    # Probability of turning the crop by any angle instead (uniform over the circle: people lying or upside
+    # down in the input, as the whole-image pass sees them). 0 = off (the default).
+    turned_prob: float = 0.0
     flip_prob: float = 0.5  # horizontal flip, swapping the person's left and right joints
     whole_image_prob: float = 0.2  # frame the whole image instead of the person (the first inference pass)
     occlusion_prob: float = 0.5  # probability of drawing occlusion rectangles of random colour
@@ -352,6 +355,7 @@ RANGES = (
     ("data.turned_share", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
     ("loss.detector_rotation", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("augment.distractor_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    ("augment.turned_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
     ("train.steps_per_epoch", lambda v: v >= 0, "an integer >= 0 (0 = one pass over the data)"),
     ("train.val_samples", lambda v: v >= 0, "an integer >= 0 (0 = all)"),
     ("train.heatmap_epochs", lambda v: v >= 0, "an integer >= 0"),

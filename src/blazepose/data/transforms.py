@@ -118,6 +118,8 @@ def random_crop_matrix(
     cx += rng.uniform(-aug.shift_jitter, aug.shift_jitter) * side
     cy += rng.uniform(-aug.shift_jitter, aug.shift_jitter) * side
     angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
+    if aug.turned_prob > 0 and rng.random() < aug.turned_prob:  # any angle: lying, upside down
+        angle = rng.uniform(-180.0, 180.0)
     flip = bool(rng.random() < aug.flip_prob)
     return crop_matrix((cx, cy), side, out_size, angle, flip), flip
 
