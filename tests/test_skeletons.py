@@ -100,6 +100,20 @@ def test_a_skeleton_file_works_end_to_end(data_root, tmp_path, capsys):
     assert len(payload["predictions"][0]["people"][0]["keypoints"]) == 5
     assert (drawn / "im0002.png").is_file()
 
+    # tracked through a clip: the ROI from the previous frame's 5 keypoints (no hips: an axis-aligned re-crop)
+    import cv2
+
+    frame = cv2.resize(cv2.imread(image), (96, 160))
+    clip, lines = tmp_path / "clip.avi", tmp_path / "tracked.jsonl"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 160))
+    for i in range(4):
+        writer.write(np.roll(frame, 2 * i, axis=1))
+    writer.release()
+    assert main(["video", str(clip), "--weights", model, "--detector", "none", "--min-presence", "0", "--json",
+                 str(lines), "--output", str(tmp_path / "tracked.avi"), "--quiet"]) == 0  # fmt: skip
+    records = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert len(records) == 4 and all(len(r["people"][0]["keypoints"]) == 5 for r in records)
+
     capsys.readouterr()
     report_dir = tmp_path / "eval"
     assert main(["evaluate", "--dataset", str(folder), "--weights", model, "--output-dir", str(report_dir),
