@@ -223,3 +223,18 @@ def test_custom_format_mistakes(tmp_path):
     (tmp_path / "c" / "annotations.json").write_text("[1, 2]")
     with pytest.raises(BlazePoseError, match="expected an object with a 'samples' list"):
         read_custom(tmp_path / "c")
+
+
+def test_coco_split_halves_are_coco_evals(data_root):
+    """data.split = "coco": its validation people are those of coco_eval's validation half (odd places among all
+    the json's images in id order, images without people counted), its training people the rest."""
+    from blazepose.evaluation.coco_eval import coco_part
+
+    cfg = DataConfig(root=str(data_root), split="coco", train_sets=("coco",))
+    train, val = load_split(cfg, "train", COCO), load_split(cfg, "val", COCO)
+    half = {
+        im["id"]
+        for im in coco_part(data_root / "coco_mini/annotations/person_keypoints_train2017.json", "val")["images"]
+    }
+    assert len(train) + len(val) == 86 and {s.meta["image_id"] for s in val} <= half
+    assert not {s.meta["image_id"] for s in train} & half

@@ -288,7 +288,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.dataset not in ("lsp", "lspet") and not custom:
         return _evaluate_coco(args, load_config(None, overrides))
     if custom:  # a folder with annotations.json: its validation part (as training carves it) or all of it
-        overrides = [f"data.root={Path(args.dataset).resolve()}", "data.split=custom"]
+        overrides = [f"data.root={Path(args.dataset).resolve()}"]
     cfg = load_config(None, [*overrides, f"data.split={'custom' if custom else args.dataset}"])
     args.split = args.split or ("val" if custom else "test")
     if args.split == "all" and not custom:

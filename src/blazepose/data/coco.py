@@ -23,6 +23,7 @@ def read_coco(annotations: str | Path, images: str | Path, min_keypoints: int = 
     if not isinstance(data, dict) or "annotations" not in data or "images" not in data:
         raise BlazePoseError(f"{annotations}: expected a COCO json with 'images' and 'annotations'")
     files = {img["id"]: img["file_name"] for img in data["images"]}
+    rank = {image_id: r for r, image_id in enumerate(sorted(files))}  # place in id order among all images
     samples, problems = [], []
     for ann in data["annotations"]:
         if ann.get("iscrowd", 0) or ann.get("num_keypoints", 0) < min_keypoints:
@@ -51,7 +52,7 @@ def read_coco(annotations: str | Path, images: str | Path, min_keypoints: int = 
                 mask=mask,
                 dataset="coco",
                 box=tuple(float(b) for b in ann["bbox"]) if "bbox" in ann else None,
-                meta={"annotation_id": ann.get("id"), "image_id": ann["image_id"]},
+                meta={"annotation_id": ann.get("id"), "image_id": ann["image_id"], "image_rank": rank[ann["image_id"]]},
             )
         )
     return samples, problems

@@ -178,11 +178,9 @@ def split_parts(cfg: DataConfig, samples: list[Sample] | None = None) -> dict[st
     if train_part is None:
         if samples is None:
             raise BlazePoseError(f'data.split = "{cfg.split}" needs the samples to split')
-        if cfg.split == "coco":
-            order = sorted({s.meta["image_id"] for s in samples})
-            odd = set(order[1::2])
-            val = [i for i, s in enumerate(samples) if s.meta["image_id"] in odd]
-            train = [i for i, s in enumerate(samples) if s.meta["image_id"] not in odd]
+        if cfg.split == "coco":  # by the image's place among all the json's images, people or not
+            val = [i for i, s in enumerate(samples) if s.meta["image_rank"] % 2 == 1]
+            train = [i for i, s in enumerate(samples) if s.meta["image_rank"] % 2 == 0]
         else:
             val = lsp_val_indices(cfg.val_fraction, cfg.split_seed, range(len(samples))).tolist()
             train = sorted(set(range(len(samples))) - set(val))
