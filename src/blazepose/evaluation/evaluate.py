@@ -112,8 +112,8 @@ def evaluate(
     start = time.perf_counter()
     results = list(predictor.predict_files([s.image_path for s in samples], progress=progress, rois=rois))
     seconds = time.perf_counter() - start
-    k = skeleton.num_joints
-    pred = np.full((len(samples), k, 2), np.nan)
+    k = model_skeleton.num_joints
+    pred = np.full((len(samples), k, 2), np.nan)  # the model's joints; mapped onto the data's below
     sizes = np.ones((len(samples), 2))
     failed, nobody, from_whole = [], 0, 0
     for i, (_, r) in enumerate(results):
@@ -124,10 +124,11 @@ def evaluate(
             nobody += 1  # no person found: scored as misses
             continue
         from_whole += predictor.detector is not None and r.people[0].detection_score is None
-        ones = np.ones(model_skeleton.num_joints)
-        mapped, _, given = map_keypoints(r.keypoints, ones, ones, model_skeleton, skeleton)
-        pred[i] = np.where(given[:, None] > 0, mapped, np.nan)
+        pred[i] = r.keypoints
         sizes[i] = (r.width, r.height)
+    known = np.isfinite(pred).all(axis=-1).astype(np.float32)  # a joint the data has and the model lacks: a miss
+    mapped, _, given = map_keypoints(np.nan_to_num(pred), known, known, model_skeleton, skeleton)
+    pred = np.where(given[..., None] > 0, mapped, np.nan)
     gt = np.stack([s.keypoints for s in samples]).astype(np.float64)
     mask = np.stack([s.mask for s in samples])
     report = score(pred, gt, mask, sizes, skeleton)

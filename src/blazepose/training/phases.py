@@ -125,6 +125,7 @@ class PoseTrainer(keras.Model):
         super().__init__(name="trainer")
         self.net = net
         self.cfg = cfg
+        self.flip_index = skeleton_of(cfg).flip_index  # the person's left <-> right, in the model's joints
         # Held outside Keras' tracking, so that none of the teacher's variables can reach the optimizer: with
         # the teacher as a plain attribute, `teacher.trainable = False` still left 88 variables of a loaded
         # Full model's regression head in the trainer's trainable_variables (Keras 3.15).
@@ -149,7 +150,7 @@ class PoseTrainer(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.cfg.loss.either_side_sets and self.phase.name != "presence":
-            y, exchanged = choose_sides(y, y_pred, skeleton_of(self.cfg).flip_index, self.cfg.loss.heatmap_type)
+            y, exchanged = choose_sides(y, y_pred, self.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
         if self._distilling:
@@ -190,7 +191,7 @@ class PoseTrainer(keras.Model):
         out = self._teacher_pass(x)
         if self.cfg.loss.distill_flip:
             mirrored = ops.flip(self._teacher_pass(ops.flip(x, axis=2)), axis=2)
-            out = (out + ops.take(mirrored, skeleton_of(self.cfg).flip_index, axis=3)) / 2
+            out = (out + ops.take(mirrored, self.flip_index, axis=3)) / 2
         return out
 
     @property
