@@ -47,8 +47,8 @@ def test_average_is_the_mean_of_every_variable_and_keeps_the_config(smoke_run, t
     from blazepose.artifacts import load_runner
 
     runner = load_runner(tmp_path / "mid.keras")
-    joints, vis, presence = runner(np.zeros((1, runner.input_size, runner.input_size, 3), np.float32))
-    assert joints.shape == (1, 14, 2) and vis.shape == (1, 14) and presence.shape == (1,)
+    out = runner(np.zeros((1, runner.input_size, runner.input_size, 3), np.float32))
+    assert out.joints.shape == (1, 14, 2) and out.visibility.shape == (1, 14) and out.presence.shape == (1,)
 
 
 def test_average_mistakes_are_clear(smoke_run, tmp_path, capsys):

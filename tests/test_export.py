@@ -25,6 +25,20 @@ def test_float32_exports_match_keras_and_carry_their_config(exported, name):
     assert meta["parity"]["max_px"] < 0.5 and meta["parity"]["images"] > 0
     assert meta["joint_names"][0] == "right_ankle" and meta["input"]["shape"][1] == 64  # smoke input size
     assert (exported / name).with_suffix(".toml").is_file()
+    # the smoke model's presence and orientation outputs, each checked against Keras too
+    assert meta["parity"]["presence_max_diff"] <= meta["parity"]["presence_limit"]
+    assert meta["parity"]["orientation_max_diff"] <= meta["parity"]["orientation_limit"]
+    assert set(meta["outputs"]) == {"joints", "visibility", "presence", "orientation"}
+
+
+def test_exported_orientation_outputs_match_keras(exported, smoke_run):
+    from blazepose.artifacts import load_runner
+
+    images = np.random.default_rng(0).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32)
+    want = load_runner(smoke_run / "model.keras")(images).orientation
+    assert want.shape == (3, 2)
+    for name in ("m.tflite", "m.onnx"):
+        np.testing.assert_allclose(load_runner(exported / name)(images).orientation, want, atol=1e-4)
 
 
 def test_exported_models_predict_like_keras(exported, smoke_run, data_root, tmp_path):
@@ -120,8 +134,8 @@ def test_heatmap_tie_allowance_still_catches_a_broken_export(smoke_run, tmp_path
             input_size, num_joints = runner.input_size, runner.num_joints
 
             def __call__(self, batch):
-                joints, vis, presence = runner(batch)
-                return joints * [-1.0, 1.0] + [1.0, 0.0], vis, presence
+                out = runner(batch)
+                return out._replace(joints=out.joints * [-1.0, 1.0] + [1.0, 0.0])
 
         return Broken()
 
@@ -142,7 +156,7 @@ def test_heatmap_ties_are_the_keras_decode_of_near_peak_cells(smoke_run):
     runner = load_runner(smoke_run / "model.keras", "heatmap")
     images = parity_images(config_beside(smoke_run / "model.keras"), 2).astype(np.float32)
     size = runner.input_size
-    ref = runner(images)[0] * size  # (2, 14, 2) input pixels
+    ref = runner(images).joints * size  # (2, 14, 2) input pixels
     assert not heatmap_ties(runner.model, images, ref + 30.0, 0.5, 1e-3).any()  # nowhere near a decode
     assert heatmap_ties(runner.model, images, ref, 0.5, 0.0).all()  # the peak itself
     # Joint 0 of image 0 moved to where the best-ranked cell that decodes elsewhere puts it (a trained offset

@@ -59,7 +59,7 @@ def test_flip_swaps_sides_averages_agreeing_joints_and_keeps_the_surer_of_two_di
     mirrored[5], mirrored_vis[5] = [0.30, 0.88], 0.7  # the mirror's left ankle is the right ankle: (0.70, 0.88)
     mirrored[0], mirrored_vis[0] = [0.60, 0.90], 0.3  # the mirror's right ankle is the left ankle: (0.40, 0.90)
     predictor = Predictor(runner=QueueRunner((plain, plain_vis), (mirrored, mirrored_vis)), flip=True)
-    joints, vis, _ = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
+    joints, vis, *_ = predictor._infer(np.zeros((1, 64, 64, 3), np.float32))
     # Neck: 0.028 apart (< 0.1), averaged: ((0.40 + 0.42) / 2, (0.50 + 0.52) / 2), score (0.9 + 0.7) / 2.
     np.testing.assert_allclose(joints[0, 12], [0.41, 0.51], atol=1e-6)
     np.testing.assert_allclose(vis[0, 12], 0.8, atol=1e-6)

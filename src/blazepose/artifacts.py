@@ -21,6 +21,7 @@ import difflib
 import importlib.util
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -195,9 +196,31 @@ def build_network(cfg: Config):
 
 
 # --- runners: a model on disk -> batch in, arrays out ------------------------------------------------------------
+class LandmarkOutput(NamedTuple):
+    """A landmark model's outputs for a batch of crops."""
+
+    joints: np.ndarray  # (B, K, 2) normalized to the crop
+    visibility: np.ndarray  # (B, K)
+    presence: np.ndarray | None = None  # (B,); None: the model has no presence output
+    orientation: np.ndarray | None = None  # (B, 2) sin, cos of the upright rotation; None: no such output
+
+    @classmethod
+    def of(cls, out) -> LandmarkOutput:
+        """A runner's result as a LandmarkOutput: one already, or a (joints, visibility[, presence]) tuple."""
+        return out if isinstance(out, cls) else cls(*out)
+
+
+def _landmark_output(out: dict) -> LandmarkOutput:
+    def optional(name, shape):
+        return np.asarray(out[name], np.float32).reshape(shape) if name in out else None
+
+    presence, orientation = optional("presence", (-1,)), optional("orientation", (-1, 2))
+    return LandmarkOutput(out["joints"], out["visibility"], presence, orientation)
+
+
 class KerasRunner:
-    """A Keras model run on batches: landmark models give (joints (B, K, 2) normalized, visibility (B, K),
-    presence (B,) or None for a model without that output), detectors the dict of their maps."""
+    """A Keras model run on batches: landmark models give a ``LandmarkOutput``, detectors the dict of their
+    maps."""
 
     def __init__(self, model, cfg: Config):
         self.model, self.cfg = model, cfg
@@ -211,11 +234,7 @@ class KerasRunner:
             return {k: np.asarray(v) for k, v in out.items()}
         joints = np.asarray(out["joints"])
         vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
-        return joints[..., :2], vis, _presence(out)
-
-
-def _presence(out: dict) -> np.ndarray | None:
-    return np.asarray(out["presence"], np.float32).reshape(-1) if "presence" in out else None
+        return _landmark_output({**out, "joints": joints[..., :2], "visibility": vis})
 
 
 def _check_task(path: Path, cfg: Config, task: str) -> None:
@@ -297,7 +316,7 @@ class TFLiteRunner:
         stacked = {name: np.stack([r[name] for r in results]) for name in self.outputs}
         if self.detector:
             return stacked
-        return stacked["joints"], stacked["visibility"], _presence(stacked)
+        return _landmark_output(stacked)
 
 
 def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, int]:
@@ -306,8 +325,9 @@ def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, i
     import re
 
     wanted = ("centre", "offset", "size", "rotation", "box") if cfg.task == "detector" else ("joints", "visibility")
-    if cfg.task == "landmarks" and cfg.model.presence:
-        wanted = (*wanted, "presence")
+    if cfg.task == "landmarks":
+        heads = {"presence": cfg.model.presence, "orientation": cfg.model.orientation}
+        wanted = (*wanted, *(name for name, on in heads.items() if on))
     places = [re.fullmatch(r"Identity(?:_(\d+))?", o["name"].split(":")[0]) for o in details]
     if len(details) == len(wanted) and all(places):
         ordered = sorted(zip(places, details, strict=True), key=lambda t: int(t[0].group(1) or 0))
@@ -315,7 +335,7 @@ def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, i
     if cfg.task == "landmarks":
         shapes = {tuple(o["shape"]): o["index"] for o in details}
         joints = [s for s in shapes if len(s) == 3 and s[2] == 2]
-        vis = [s for s in shapes if len(s) == 2]
+        vis = [s for s in shapes if len(s) == 2 and joints and s[1] == joints[0][1]]
         if joints and vis:
             return {"joints": shapes[joints[0]], "visibility": shapes[vis[0]]}
     raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one (outputs {len(details)})")
@@ -343,7 +363,7 @@ class OnnxRunner:
     def __call__(self, batch: np.ndarray):
         values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
         out = dict(zip(self.names, values, strict=True))
-        return out if self.detector else (out["joints"], out["visibility"], _presence(out))
+        return out if self.detector else _landmark_output(out)
 
 
 def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):

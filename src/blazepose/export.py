@@ -234,13 +234,12 @@ def export_model(
     ref_out = [keras_runner(images[i : i + 1]) for i in range(len(images))]
     runner = load_runner(output)
     got_out = [runner(images[i : i + 1]) for i in range(len(images))]
-    ref = np.concatenate([o[0] for o in ref_out]) * size
-    got = np.concatenate([o[0] for o in got_out]) * size
+    ref = np.concatenate([o.joints for o in ref_out]) * size
+    got = np.concatenate([o.joints for o in got_out]) * size
     diff = np.linalg.norm(ref - got, axis=-1)
-    presence_diff = None
-    if cfg.model.presence:
-        gaps = [np.abs(a[2] - b[2]) for a, b in zip(ref_out, got_out, strict=True)]
-        presence_diff = float(np.max(np.concatenate(gaps)))
+    heads = [name for name in HEAD_LIMITS if getattr(cfg.model, name)]
+    pairs = list(zip(ref_out, got_out, strict=True))
+    head_diff = {n: max(float(np.abs(getattr(a, n) - getattr(b, n)).max()) for a, b in pairs) for n in heads}
     limit = MAX_DIFF_PX[quantize]
     beyond = diff > limit
     ties = np.zeros_like(beyond)
@@ -263,11 +262,7 @@ def export_model(
             "visibility": f"(1, {k}) probability"
             if cfg.model.decode == "regression"
             else f"(1, {k}) heatmap peak score (sigmoid of the peak logit)",
-            **(
-                {"presence": "(1, 1) probability that the crop holds a person (the pose flag)"}
-                if cfg.model.presence
-                else {}
-            ),
+            **{name: HEAD_OUTPUTS[name] for name in heads},
         },
         "decode": cfg.model.decode,
         "joint_names": list(skeleton.joint_names),
@@ -279,15 +274,17 @@ def export_model(
             "limit_px": limit,
             "joints_beyond_limit": int(beyond.sum()),
             "heatmap_ties": int(ties.sum()),  # of those, moved between near-equal heatmap peaks
-            **({} if presence_diff is None else {"presence_max_diff": presence_diff, "presence_limit": PRESENCE_LIMIT}),
+            **{f"{name}_max_diff": head_diff[name] for name in heads},
+            **{f"{name}_limit": HEAD_LIMITS[name] for name in heads},
         },
     }
     meta_path(output).write_text(json.dumps(meta, indent=1))
-    if presence_diff is not None and presence_diff > PRESENCE_LIMIT:
-        raise BlazePoseError(
-            f"{output}: the presence output differs from the Keras model's by up to {presence_diff:.3f} on "
-            f"{len(images)} validation crops (limit {PRESENCE_LIMIT})"
-        )
+    for name in heads:
+        if head_diff[name] > HEAD_LIMITS[name]:
+            raise BlazePoseError(
+                f"{output}: the {name} output differs from the Keras model's by up to {head_diff[name]:.3f} on "
+                f"{len(images)} validation crops (limit {HEAD_LIMITS[name]})"
+            )
     if unexplained:
         raise BlazePoseError(
             f"{output}: keypoints differ from the Keras model by up to {diff.max():.2f} px (mean {diff.mean():.2f}) "
@@ -298,8 +295,13 @@ def export_model(
     return meta
 
 
-# The presence output of an export may differ from the Keras model's by this much (a probability).
-PRESENCE_LIMIT = 0.05
+# The presence output (a probability) and the orientation output (sine and cosine) of an export may differ
+# from the Keras model's by this much.
+HEAD_LIMITS = {"presence": 0.05, "orientation": 0.05}
+HEAD_OUTPUTS = {
+    "presence": "(1, 1) probability that the crop holds a person (the pose flag)",
+    "orientation": "(1, 2) sine and cosine of the rotation that turns the person upright; length = confidence",
+}
 
 
 def meta_path(output: str | Path) -> Path:

@@ -25,16 +25,33 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from blazepose.alignment import ALIGN_MARGIN, Alignment, alignment_from_keypoints, upright_box
-from blazepose.artifacts import config_beside, load_runner, resolve_weights
+from blazepose.alignment import (
+    ALIGN_MARGIN,
+    Alignment,
+    alignment_from_keypoints,
+    angle_gap,
+    orientation_angles,
+    upright_box,
+)
+from blazepose.artifacts import LandmarkOutput, config_beside, load_runner, resolve_weights
 from blazepose.codec import Codec, Detection, DetectionCodec
 from blazepose.config import config_from_dict
 from blazepose.data.images import MIN_SIDE, load_image
 from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
-from blazepose.defaults import MAX_COVERED, MAX_PEOPLE, MIN_POSE_SCORE, MIN_PRESENCE, MIN_SCORE, NMS_IOU
+from blazepose.defaults import (
+    MAX_COVERED,
+    MAX_PEOPLE,
+    MIN_POSE_SCORE,
+    MIN_PRESENCE,
+    MIN_SCORE,
+    MIN_TURN,
+    NMS_IOU,
+    ORIENTATION_CONFIDENCE,
+)
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import COCO, LSP, Skeleton, skeleton_of
 
@@ -81,6 +98,16 @@ class Prediction:
         return self.people[0].visibility
 
 
+class Found(NamedTuple):
+    """One landmark pass over crops, in original pixels."""
+
+    keypoints: np.ndarray  # (N, K, 2)
+    visibility: np.ndarray  # (N, K)
+    presence: np.ndarray | None = None  # (N,); None: the model has no presence output
+    rotation: np.ndarray | None = None  # (N,) degrees, the orientation output's upright rotation in the image
+    confidence: np.ndarray | None = None  # (N,) its length: 1 sure, near 0 unsure
+
+
 def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
     rotation = roi[3] if len(roi) > 3 else 0.0
     return crop_matrix(roi[:2], roi[2], size, rotation)
@@ -118,6 +145,9 @@ class Predictor:
         num_threads: int | None = None,
         whole_image: bool = True,
         min_pose_score: float = MIN_POSE_SCORE,
+        turn_upright: bool = True,
+        orientation_confidence: float = ORIENTATION_CONFIDENCE,
+        min_turn: float = MIN_TURN,
     ):
         if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -161,49 +191,53 @@ class Predictor:
         self.align_margin = align_margin
         self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
         self.whole_image = whole_image or detector_runner is None
+        # re-crops turned by the orientation output where it is sure (a model with that output)
+        self.turn_upright, self.orientation_confidence, self.min_turn = turn_upright, orientation_confidence, min_turn
 
     # --- the networks on crops -------------------------------------------------------------------------------
-    def _run(self, images: list[np.ndarray], mats: list[np.ndarray]):
+    def _run(self, images: list[np.ndarray], mats: list[np.ndarray]) -> Found:
         """One landmark pass: warp each (image, matrix) crop, run the network in batches, map back to original
-        pixels. Returns (K, 2) keypoints, (K,) scores and the presence (None for a model without one) per crop."""
+        pixels."""
+        k = self.skeleton.num_joints
         if not mats:
-            k = self.skeleton.num_joints
-            return np.zeros((0, k, 2), np.float32), np.zeros((0, k)), np.zeros((0,), np.float32)
-        kps, vis, pres = [], [], []
+            return Found(np.zeros((0, k, 2), np.float32), np.zeros((0, k)))
+        outs = []
         for start in range(0, len(mats), self.batch_size):
             stop = start + self.batch_size
             crops = np.stack(
                 [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
             )
-            joints, v, p = self._infer(crops)
-            kps.append(self.codec.denormalize(joints))
-            vis.append(v)
-            pres.append(p)
-        kps_input, vis = np.concatenate(kps), np.concatenate(vis)
-        presence = None if pres[0] is None else np.concatenate(pres)
-        kps_orig = np.stack([transform_points(k, invert_affine(m)) for k, m in zip(kps_input, mats, strict=True)])
-        return kps_orig, vis, presence
+            outs.append(self._infer(crops))
+        joints = self.codec.denormalize(np.concatenate([o.joints for o in outs]))
+        kps = np.stack([transform_points(j, invert_affine(m)) for j, m in zip(joints, mats, strict=True)])
+        vis = np.concatenate([o.visibility for o in outs])
+        presence = None if outs[0].presence is None else np.concatenate([o.presence for o in outs])
+        rotation = confidence = None
+        if outs[0].orientation is not None:  # the crop's own turn plus the person's within it: the image's
+            within, confidence = orientation_angles(np.concatenate([o.orientation for o in outs]))
+            rotation = np.array([math.degrees(math.atan2(m[0, 1], m[0, 0])) for m in mats]) + within
+        return Found(kps, vis, presence, rotation, confidence)
 
-    def _infer(self, crops: np.ndarray):
-        """The network on a batch of crops -> (normalized joints (B, K, 2), visibility (B, K), presence (B,) or
-        None). With `flip` (the presence is then the mean of the two),
-        the mirrored crops too: mirroring maps normalized x to 1 - x exactly (pixel centres sit at
-        (x + 0.5) / size) and swaps the person's left and right joints. Per joint, two estimates within
-        `flip_agreement` of each other are averaged; otherwise the one with the higher score is kept (where the
-        two disagree about left and right, their mean would lie between the limbs)."""
-        joints, vis, presence = self.runner(crops)
+    def _infer(self, crops: np.ndarray) -> LandmarkOutput:
+        """The network on a batch of crops. With `flip` (the presence is then the mean of the two; the
+        orientation is the unmirrored crop's), the mirrored crops too: mirroring maps normalized x to 1 - x
+        exactly (pixel centres sit at (x + 0.5) / size) and swaps the person's left and right joints. Per joint,
+        two estimates within `flip_agreement` of each other are averaged; otherwise the one with the higher
+        score is kept (where the two disagree about left and right, their mean would lie between the limbs)."""
+        out = LandmarkOutput.of(self.runner(crops))
         if not self.flip:
-            return joints, vis, presence
-        joints_m, vis_m, presence_m = self.runner(np.ascontiguousarray(crops[:, :, ::-1]))
-        joints_m, vis_m = mirror_joints(joints_m, vis_m, self.skeleton)
+            return out
+        joints, vis = out.joints, out.visibility
+        mirrored = LandmarkOutput.of(self.runner(np.ascontiguousarray(crops[:, :, ::-1])))
+        joints_m, vis_m = mirror_joints(mirrored.joints, mirrored.visibility, self.skeleton)
         agree = np.linalg.norm(joints - joints_m, axis=-1) < self.flip_agreement
         mirrored_better = vis_m > vis
         fused = np.where(
             agree[..., None], (joints + joints_m) / 2, np.where(mirrored_better[..., None], joints_m, joints)
         )
-        if presence is not None:
-            presence = (presence + presence_m) / 2
-        return fused, np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m)), presence
+        presence = out.presence if out.presence is None else (out.presence + mirrored.presence) / 2
+        vis = np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m))
+        return LandmarkOutput(fused, vis, presence, out.orientation)
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """The detector on whole images (letterboxed) -> detections in original pixels, best first."""
@@ -237,18 +271,36 @@ class Predictor:
         cx, cy, side = upright_box(kps, ones, rotation, self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
 
-    def _refine(self, images, found, passes: int, rotations):
-        """Re-crop passes after the first; `found` is a `_run` result (keypoints, scores, presence)."""
+    def turn(self, found: Found, rotations: list) -> list:
+        """The next pass's rotations: where the orientation output is sure (length >= `orientation_confidence`)
+        that a person is turned `min_turn` degrees or more from what `rotations` give (0: the crop's axes, None:
+        the rotation of the keypoints' hips and shoulders), its rotation; elsewhere `rotations` as they are."""
+        if found.rotation is None or not self.turn_upright:
+            return list(rotations)
+        out = []
+        for i, given in enumerate(rotations):
+            reference = given
+            if given is None:
+                a = alignment_from_keypoints(found.keypoints[i], np.ones(len(found.keypoints[i])), self.skeleton)
+                reference = a.rotation if a is not None else 0.0
+            sure = found.confidence[i] >= self.orientation_confidence
+            turned = angle_gap(found.rotation[i], reference) >= self.min_turn
+            out.append(float(found.rotation[i]) if sure and turned else given)
+        return out
+
+    def _refine(self, images, found: Found, passes: int, rotations) -> Found:
+        """Re-crop passes after the first, turned by `rotations` (``recrop``) or, where the orientation output
+        is sure the person is turned, by its rotation (``turn``)."""
         for _ in range(passes - 1):
-            rois = [self.recrop(k, img, rot) for k, img, rot in zip(found[0], images, rotations, strict=True)]
+            turns = self.turn(found, rotations)
+            rois = [self.recrop(k, img, rot) for k, img, rot in zip(found.keypoints, images, turns, strict=True)]
             found = self._run(images, [_roi_matrix(r, self.size) for r in rois])
         return found
 
-    def _people(self, found) -> list[Person]:
-        kps, vis, presence = found
+    def _people(self, found: Found) -> list[Person]:
         return [
-            Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v)), presence=_maybe(presence, i))
-            for i, (k, v) in enumerate(zip(kps, vis, strict=True))
+            Person(k.astype(np.float32), v.astype(np.float32), float(np.mean(v)), presence=_maybe(found.presence, i))
+            for i, (k, v) in enumerate(zip(found.keypoints, found.visibility, strict=True))
         ]
 
     def _present(self, person: Person) -> bool:

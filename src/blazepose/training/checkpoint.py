@@ -74,7 +74,7 @@ def _arrays_by_sub_model(data, net: keras.Model) -> dict[str, list[np.ndarray]]:
     names = sub_models(net)
     if any("/" in k for k in data.files):
         return {name: [data[k] for k in sorted(k for k in data.files if k.startswith(f"{name}/"))] for name in names}
-    flat = [data[k] for k in sorted(k for k in data.files if k.startswith("w"))]
+    flat = [data[k] for k in sorted(k for k in data.files if k[:1] == "w" and k[1:].isdigit())]
     out, start = {}, 0
     for name in names[:-1]:
         n = len(net.get_layer(name).weights)
@@ -119,7 +119,8 @@ def _load_checkpoint(path: Path, net: keras.Model, optimizer, required: tuple[st
                     f"{path}: its {name} ({len(arrays[name])} arrays) does not fit this model's ({len(weights)}): "
                     "was it trained with another model config (variant, head, input size) or an older version?"
                 )
-        opt_keys = sorted(k for k in data.files if k.startswith("o"))
+        # o0000 ...: not "orientation_head/0000", a sub-model's weight
+        opt_keys = sorted(k for k in data.files if k[:1] == "o" and k[1:].isdigit())
         if optimizer is not None and opt_keys:
             if not optimizer.built:
                 optimizer.build(net.trainable_variables)

@@ -153,6 +153,53 @@ class PresenceValidationSet:
         return float(np.mean(self.rates(net, batch_size)))
 
 
+class OrientationValidationSet:
+    """The validation split's person crops (``ValidationSet``) as they are and each turned about its centre by
+    an angle drawn once (seed 0) from -180..180 degrees: scores the share of crops (those with both hips and
+    both shoulders labelled) whose person the orientation output turns upright within
+    ``ORIENTATION_TOLERANCE`` degrees."""
+
+    def __init__(self, cfg: Config, poses: ValidationSet):
+        from blazepose.alignment import upright_pairs
+        from blazepose.data.transforms import crop_matrix, transform_points, warp_image
+
+        pairs = upright_pairs(poses.skeleton)
+        if pairs is None:
+            raise BlazePoseError(
+                f"the orientation phase reads the rotation from both hips and both shoulders; skeleton "
+                f"{poses.skeleton.name} lacks them"
+            )
+        (lh, rh), (ls, rs) = pairs
+        size = cfg.data.input_size
+        centre = ((size - 1) / 2.0, (size - 1) / 2.0)
+        angles = np.random.default_rng(0).uniform(-180.0, 180.0, len(poses.images))
+        mats = [crop_matrix(centre, size, size, a) for a in angles]
+        turned = np.stack([warp_image(img, m, size) for img, m in zip(poses.images, mats, strict=True)])
+        turned_joints = np.stack([transform_points(j, m) for j, m in zip(poses.joints, mats, strict=True)])
+        self.images = np.concatenate([poses.images, turned])
+        joints = np.concatenate([poses.joints, turned_joints]).astype(np.float64)
+        mask = np.concatenate([poses.mask, poses.mask])
+        hips, shoulders = (joints[:, lh] + joints[:, rh]) / 2, (joints[:, ls] + joints[:, rs]) / 2
+        u = shoulders - hips
+        self.rotation = np.degrees(np.arctan2(u[:, 0], -u[:, 1]))
+        self.valid = (mask[:, [lh, rh, ls, rs]].min(axis=1) > 0) & (np.linalg.norm(u, axis=-1) > 1e-3)
+        self.eager = cfg.train.run_eagerly
+
+    def errors(self, net: keras.Model, batch_size: int = 32) -> np.ndarray:
+        """Per valid crop, the gap (degrees) between the predicted and the labelled rotation."""
+        from blazepose.alignment import angle_gap, orientation_angles
+
+        predicted, _ = orientation_angles(predict(net, self.images, batch_size, self.eager)["orientation"])
+        return angle_gap(predicted, self.rotation)[self.valid]
+
+    def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
+        return float(np.mean(self.errors(net, batch_size) <= ORIENTATION_TOLERANCE))
+
+
+# The orientation phase's validation: a crop counts as right when its rotation is within this many degrees.
+ORIENTATION_TOLERANCE = 30.0
+
+
 def validation_source(cfg: Config, phase: str) -> str:
     """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
     regression phase's joints, and in the finetune phase the model's own decode (``model.decode``); the
@@ -166,11 +213,13 @@ def validation_source(cfg: Config, phase: str) -> str:
 # Per task: the validation figure's key in logs and state.json, and its name in messages.
 VALIDATION = {"landmarks": ("val_pck", "validation PCK@0.2"), "detector": ("val_ap", "validation box AP")}
 PRESENCE_VALIDATION = ("val_presence", "validation presence accuracy")
+ORIENTATION_VALIDATION = ("val_orientation", "validation orientation within 30 deg")
+HEAD_VALIDATION = {"presence": PRESENCE_VALIDATION, "orientation": ORIENTATION_VALIDATION}
 
 
 def phase_validation(cfg: Config, phase: str) -> tuple[str, str]:
     """A phase's validation figure: (key, name)."""
-    return PRESENCE_VALIDATION if PHASES[phase].metric == "presence" else VALIDATION[cfg.task]
+    return HEAD_VALIDATION.get(PHASES[phase].metric, VALIDATION[cfg.task])
 
 
 class Validation(keras.callbacks.Callback):
@@ -270,7 +319,7 @@ class Run:
                 continue
             x = [offset + h["epoch"] for h in history]
             ax_loss.plot(x, [h.get("loss", np.nan) for h in history], label=f"{phase} loss")
-            key = PRESENCE_VALIDATION[0] if phase == "presence" else self.key
+            key = HEAD_VALIDATION[phase][0] if phase in HEAD_VALIDATION else self.key
             ax_pck.plot(x, [100 * h.get(key, np.nan) for h in history], marker="o", ms=3, label=phase)
             offset = x[-1]
         ax_loss.set(xlabel="epoch (all phases)", ylabel="training loss", yscale="log", title="Training loss")
@@ -545,6 +594,8 @@ def train(
 
             phase_ds = make_presence_dataset(train_samples, presence_negatives(cfg, "train"), cfg)
             phase_val = PresenceValidationSet(cfg, val)
+        if phase == "orientation":
+            phase_val = OrientationValidationSet(cfg, val)
         guard = NaNGuard()
         callbacks = [
             Validation(phase_val, validation_source(cfg, phase), batch, key),
