@@ -87,6 +87,9 @@ def test_turn_takes_the_outputs_rotation_only_where_it_is_sure_and_far_enough():
     assert predictor.turn(found, [0.0] * 5) == [0.0] * 5
     predictor = Predictor(runner=BrightestPixelRunner(), orientation_confidence=0.2, min_turn=30.0)
     assert predictor.turn(found, [0.0] * 5) == [180.0, 180.0, 40.0, -90.0, 170.0]
+    # nobody there (presence below the threshold): not turned
+    empty = found._replace(presence=np.array([0.9, 0.9, 0.9, 0.2, 0.9]))
+    assert predictor.turn(empty, [0.0] * 5) == [180.0, 180.0, 40.0, 0.0, 170.0]
 
 
 def test_a_person_read_upside_down_is_read_again_turned_and_mapped_back():

@@ -44,8 +44,8 @@ def test_tracker_follows_a_moving_person_with_one_pass_per_frame():
 def test_tracker_restarts_from_the_whole_image_when_lost():
     class Invisible(BrightestPixelRunner):
         def __call__(self, batch):
-            joints, vis, presence = super().__call__(batch)
-            return joints, vis * 0.0, presence
+            out = super().__call__(batch)
+            return out._replace(visibility=out.visibility * 0.0)
 
     runner = Invisible()
     tracker = PoseTracker(Predictor(runner=runner, passes=2))
@@ -89,9 +89,9 @@ def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_los
 
     class ScoredByBrightness(BrightestPixelRunner):  # joint scores: the crop's brightest value (0 when dark)
         def __call__(self, batch):
-            joints, _, presence = super().__call__(batch)
+            out = super().__call__(batch)
             bright = batch.reshape(len(batch), -1).max(axis=1, keepdims=True) / 255.0
-            return joints, np.repeat(bright, self.num_joints, axis=1).astype(np.float32), presence
+            return out._replace(visibility=np.repeat(bright, self.num_joints, axis=1).astype(np.float32))
 
     detector = BrightestPixelDetector()
     tracker = PoseTracker(Predictor(runner=ScoredByBrightness(), detector_runner=detector, passes=2), smooth=False)

@@ -274,7 +274,8 @@ class Predictor:
     def turn(self, found: Found, rotations: list) -> list:
         """The next pass's rotations: where the orientation output is sure (length >= `orientation_confidence`)
         that a person is turned `min_turn` degrees or more from what `rotations` give (0: the crop's axes, None:
-        the rotation of the keypoints' hips and shoulders), its rotation; elsewhere `rotations` as they are."""
+        the rotation of the keypoints' hips and shoulders), its rotation; elsewhere `rotations` as they are. A
+        crop the presence output finds empty (below `min_presence`) is not turned: nobody there is upside down."""
         if found.rotation is None or not self.turn_upright:
             return list(rotations)
         out = []
@@ -284,6 +285,7 @@ class Predictor:
                 a = alignment_from_keypoints(found.keypoints[i], np.ones(len(found.keypoints[i])), self.skeleton)
                 reference = a.rotation if a is not None else 0.0
             sure = found.confidence[i] >= self.orientation_confidence
+            sure = sure and (found.presence is None or found.presence[i] >= self.min_presence)
             turned = angle_gap(found.rotation[i], reference) >= self.min_turn
             out.append(float(found.rotation[i]) if sure and turned else given)
         return out

@@ -433,6 +433,16 @@ def _verbose() -> int:
 
 
 def _check_sets(cfg: Config) -> None:
+    """Before anything is built or written: what the config asks of its data and skeleton."""
+    if cfg.task == "landmarks" and cfg.model.orientation:
+        from blazepose.alignment import upright_pairs
+
+        skeleton = skeleton_of(cfg)
+        if upright_pairs(skeleton) is None:
+            raise BlazePoseError(
+                f"model.orientation reads the rotation from both hips and both shoulders; skeleton "
+                f"{skeleton.name} lacks them: set model.orientation = false"
+            )
     stray = sorted(set(cfg.loss.either_side_sets) - set(cfg.data.train_sets))
     if stray:
         raise BlazePoseError(
