@@ -153,6 +153,10 @@ class PresenceValidationSet:
         return float(np.mean(self.rates(net, batch_size)))
 
 
+# The orientation phase's validation: a crop counts as right when its rotation is within this many degrees.
+ORIENTATION_TOLERANCE = 30.0
+
+
 class OrientationValidationSet:
     """The validation split's person crops (``ValidationSet``) as they are and each turned about its centre by
     an angle drawn once (seed 0) from -180..180 degrees: scores the share of crops (those with both hips and
@@ -194,10 +198,6 @@ class OrientationValidationSet:
 
     def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
         return float(np.mean(self.errors(net, batch_size) <= ORIENTATION_TOLERANCE))
-
-
-# The orientation phase's validation: a crop counts as right when its rotation is within this many degrees.
-ORIENTATION_TOLERANCE = 30.0
 
 
 def validation_source(cfg: Config, phase: str) -> str:
