@@ -53,7 +53,7 @@ from blazepose.defaults import (
     ORIENTATION_CONFIDENCE,
 )
 from blazepose.errors import BlazePoseError
-from blazepose.keypoints import COCO, LSP, Skeleton, skeleton_of
+from blazepose.keypoints import LSP, Skeleton, skeleton_of
 
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
@@ -457,20 +457,18 @@ def predictions_json(items: list[tuple[str, Prediction]], skeleton: Skeleton = L
 
 def coco_results(items: list[tuple[str, Prediction]], skeleton: Skeleton = LSP) -> list[dict]:
     """COCO keypoint results (what pycocotools' loadRes reads): one entry per person, the 17 COCO keypoints
-    with the joints the skeleton shares filled in (score 1) and the others zero. The image id is the file
-    name's number (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list. The score is
-    the person's score times its presence (when the model has one)."""
-    from blazepose.evaluation.coco_eval import shared_joints
+    (``coco_eval.coco_keypoints``: the joints the skeleton shares, the face keypoints it lacks estimated from
+    its neck, head top and shoulders, any other missing joint zero). The image id is the file name's number
+    (COCO's own names, e.g. 000000493652.jpg), else the image's place in the list. The score is the person's
+    score times its presence (when the model has one)."""
+    from blazepose.evaluation.coco_eval import coco_keypoints
 
-    ours, theirs = shared_joints(skeleton)
     out = []
     for n, (path, pred) in enumerate(items):
         stem = Path(path).stem
         image_id = int(stem) if stem.isdigit() else n
         for person in pred.people:
-            kps = np.zeros((COCO.num_joints, 3))
-            kps[theirs, :2] = person.keypoints[ours]
-            kps[theirs, 2] = 1.0
+            kps = coco_keypoints(person.keypoints, skeleton)
             out.append(
                 {
                     "image_id": image_id,

@@ -335,6 +335,45 @@ DERIVED = {"neck": ("left_shoulder", "right_shoulder")}
 MAPPINGS = {("coco", "lsp"), ("blazepose33", "coco"), ("blazepose33", "lsp")}
 
 
+# COCO's face keypoints, which a skeleton with a neck and a head top but no face (LSP's) does not predict,
+# estimated for COCO results as neck + a * u + b * v: u = head_top - neck, v = u turned a quarter towards the
+# left shoulder (the person's left, whichever way they face). (a, b): the medians over coco_mini's training
+# half (the packaged Full model's keypoints on its people, ground-truth crops), left and right averaged;
+# `python bench/face_from_head.py` fits them and scores them on the validation half.
+FACE_FROM_HEAD = {
+    "nose": (0.37, 0.0),
+    "left_eye": (0.51, 0.18),
+    "right_eye": (0.51, -0.18),
+    "left_ear": (0.46, 0.32),
+    "right_ear": (0.46, -0.32),
+}
+HEAD_FRAME = ("neck", "head_top", "left_shoulder", "right_shoulder")
+
+
+def head_frame(keypoints: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(origin, u, v) of FACE_FROM_HEAD for one person's (K, 2) keypoints: the neck, head_top - neck, and u
+    turned a quarter towards the left shoulder; None when the skeleton lacks one of HEAD_FRAME."""
+    if not skeleton.has(*HEAD_FRAME):
+        return None
+    neck, top, left, right = (np.asarray(keypoints[skeleton.index(n)], np.float64) for n in HEAD_FRAME)
+    u = top - neck
+    v = np.array([-u[1], u[0]])
+    return neck, u, (v if v @ (left - right) >= 0 else -v)
+
+
+def estimate_from_head(
+    keypoints: np.ndarray, skeleton: Skeleton, coefficients: dict | None = None
+) -> dict[str, np.ndarray]:
+    """COCO face keypoints the skeleton lacks, estimated from one person's (K, 2) keypoints by
+    `coefficients` (default FACE_FROM_HEAD); {} when the skeleton has no head frame."""
+    frame = head_frame(keypoints, skeleton)
+    if frame is None:
+        return {}
+    origin, u, v = frame
+    coefficients = FACE_FROM_HEAD if coefficients is None else coefficients
+    return {n: origin + a * u + b * v for n, (a, b) in coefficients.items() if n not in skeleton.joint_names}
+
+
 def same_joints(a: Skeleton, b: Skeleton) -> bool:
     return a.joint_names == b.joint_names
 

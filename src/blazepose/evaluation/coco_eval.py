@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose.errors import BlazePoseError, read_json
-from blazepose.keypoints import COCO, LSP, Skeleton
+from blazepose.keypoints import COCO, LSP, Skeleton, estimate_from_head
 
 # COCO's per-keypoint OKS sigmas (cocoapi, in COCO-17 order).
 COCO_SIGMAS = COCO.oks_sigmas
@@ -52,6 +52,19 @@ def coco_part(annotations: str | Path, part: str = "all") -> dict:
     }
 
 
+def coco_keypoints(keypoints: np.ndarray, skeleton: Skeleton, face: dict | None = None) -> np.ndarray:
+    """One person's (K, 2) keypoints -> COCO's 17 as (17, 3) rows x, y, 1: the joints the skeleton shares,
+    the face keypoints it lacks estimated from its neck, head top and shoulders (``estimate_from_head`` with
+    `face`, default FACE_FROM_HEAD; {} estimates none), any other joint it lacks zero."""
+    ours, theirs = shared_joints(skeleton)
+    out = np.zeros((COCO.num_joints, 3))
+    out[theirs, :2] = np.asarray(keypoints)[ours]
+    out[theirs, 2] = 1.0
+    for name, point in estimate_from_head(keypoints, skeleton, face).items():
+        out[COCO.index(name)] = (*point, 1.0)
+    return out
+
+
 def _cut_gt(data: dict, coco_idx: list[int]) -> dict:
     out = copy.deepcopy(data)
     for ann in out["annotations"]:
@@ -61,29 +74,40 @@ def _cut_gt(data: dict, coco_idx: list[int]) -> dict:
     return out
 
 
-def _results(predictions: dict, our_idx: list[int]) -> list[dict]:
-    """(image id -> list of people) -> COCO keypoint results on the shared joints."""
+def _results(
+    predictions: dict, our_idx: list[int], skeleton: Skeleton | None = None, face: dict | None = None
+) -> list[dict]:
+    """(image id -> list of people) -> COCO keypoint results on the shared joints, or with `skeleton` on all 17
+    (``coco_keypoints``)."""
     results = []
     for image_id, people in predictions.items():
         for p in people:
-            kps = np.concatenate([p.keypoints[our_idx], np.ones((len(our_idx), 1))], axis=1)
+            if skeleton is None:
+                kps = np.concatenate([p.keypoints[our_idx], np.ones((len(our_idx), 1))], axis=1)
+            else:
+                kps = coco_keypoints(p.keypoints, skeleton, face)
             results.append(
                 {"image_id": image_id, "category_id": 1, "keypoints": kps.reshape(-1).tolist(), "score": float(p.score)}
             )
     return results
 
 
-def oks_ap(gt: dict, predictions: dict, skeleton: Skeleton = LSP) -> dict:
-    """OKS AP, AP50, AP75 and AR (pycocotools COCOeval, keypoints) on the joints `skeleton` shares with COCO."""
+def oks_ap(
+    gt: dict, predictions: dict, skeleton: Skeleton = LSP, all_coco: bool = False, face: dict | None = None
+) -> dict:
+    """OKS AP, AP50, AP75 and AR (pycocotools COCOeval, keypoints) on the joints `skeleton` shares with COCO, or
+    with `all_coco` on COCO's 17 (face keypoints the skeleton lacks estimated by `face`, ``coco_keypoints``)."""
     from pycocotools.coco import COCO as CocoApi
     from pycocotools.cocoeval import COCOeval
 
     our_idx, coco_idx = shared_joints(skeleton)
+    if all_coco:
+        coco_idx = list(range(COCO.num_joints))
     api = CocoApi()
     api.dataset = _cut_gt(gt, coco_idx)
     with contextlib.redirect_stdout(io.StringIO()):
         api.createIndex()
-    results = _results(predictions, our_idx)
+    results = _results(predictions, our_idx, skeleton if all_coco else None, face)
     if not results:
         return {"ap": 0.0, "ap50": 0.0, "ap75": 0.0, "ar": 0.0}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -201,6 +225,7 @@ def evaluate_coco(
         "unreadable_images": unreadable,
         "oks": oks_ap(gt, predictions, predictor.skeleton),
         "oks_joints": [COCO.joint_names[c] for c in shared_joints(predictor.skeleton)[1]],
+        "oks_all": oks_ap(gt, predictions, predictor.skeleton, all_coco=True),
         "matched": matched_people(gt, predictions, predictor.skeleton),
         "images_with_people": sum(
             1
@@ -229,4 +254,13 @@ def format_coco(report: dict, title: str) -> str:
             f"OKS on the {len(report.get('oks_joints', []))} joints the model's skeleton shares with COCO "
             "(pycocotools); PCK counts the joints of people the pipeline missed as misses.",
         ]
+        + (
+            [
+                f"On all 17 COCO keypoints, as `predict --format coco` writes them (face keypoints the skeleton "
+                f"lacks estimated from its head): OKS AP {100 * report['oks_all']['ap']:.1f}, AP50 "
+                f"{100 * report['oks_all']['ap50']:.1f}, AR {100 * report['oks_all']['ar']:.1f}.",
+            ]
+            if "oks_all" in report and len(report.get("oks_joints", [])) < COCO.num_joints
+            else []
+        )
     )
