@@ -93,3 +93,25 @@ def test_hundreds_of_detections_are_capped_without_a_traceback():
     assert len(predictor.detect([image])[0]) == 10  # 196 peaks, the 100 best kept for NMS, MAX_PEOPLE after
     people = predictor.predict_arrays([image])[0].people
     assert 1 <= len(people) <= 10
+
+
+def test_coco_results_of_an_lsp_model_estimate_the_face_at_the_head(data_root, tmp_path):
+    """`predict --format coco` with the packaged Lite (LSP's 14 joints): all 17 COCO keypoints are filled; the
+    estimated nose, eyes and ears lie between the predicted neck and head top (within the neck-to-head length of
+    both), not at zero."""
+    from blazepose.keypoints import COCO, LSP
+
+    image = str(data_root / "lsp" / "images" / "im0005.jpg")
+    coco, plain = tmp_path / "c.json", tmp_path / "p.json"
+    args = ["predict", image, "--weights", "lite", "--detector", "none", "--quiet"]
+    assert main([*args, "--format", "coco", "--output", str(coco)]) == 0
+    assert main([*args, "--output", str(plain)]) == 0
+    (result,) = json.loads(coco.read_text())
+    rows = np.asarray(result["keypoints"]).reshape(17, 3)
+    kps = np.asarray(json.loads(plain.read_text())["predictions"][0]["people"][0]["keypoints"])[:, :2]
+    neck, top = kps[LSP.index("neck")], kps[LSP.index("head_top")]
+    length = np.linalg.norm(top - neck)
+    np.testing.assert_allclose(rows[COCO.index("left_hip"), :2], kps[LSP.index("left_hip")], atol=0.01)
+    for name in ("nose", "left_eye", "right_eye", "left_ear", "right_ear"):
+        point = rows[COCO.index(name), :2]
+        assert np.linalg.norm(point - neck) < length and np.linalg.norm(point - top) < length, name
