@@ -257,7 +257,8 @@ def format_coco(report: dict, title: str) -> str:
         + (
             [
                 f"On all 17 COCO keypoints, as `predict --format coco` writes them (face keypoints the skeleton "
-                f"lacks estimated from its head): OKS AP {100 * report['oks_all']['ap']:.1f}, AP50 "
+                f"lacks estimated from its head where it has one, any other missing joint zero): OKS AP "
+                f"{100 * report['oks_all']['ap']:.1f}, AP50 "
                 f"{100 * report['oks_all']['ap50']:.1f}, AR {100 * report['oks_all']['ar']:.1f}.",
             ]
             if "oks_all" in report and len(report.get("oks_joints", [])) < COCO.num_joints
