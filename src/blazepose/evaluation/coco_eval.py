@@ -74,18 +74,12 @@ def _cut_gt(data: dict, coco_idx: list[int]) -> dict:
     return out
 
 
-def _results(
-    predictions: dict, our_idx: list[int], skeleton: Skeleton | None = None, face: dict | None = None
-) -> list[dict]:
-    """(image id -> list of people) -> COCO keypoint results on the shared joints, or with `skeleton` on all 17
-    (``coco_keypoints``)."""
+def _results(predictions: dict, coco_idx: list[int], skeleton: Skeleton, face: dict | None = None) -> list[dict]:
+    """(image id -> list of people) -> COCO keypoint results on the COCO joints `coco_idx` (``coco_keypoints``)."""
     results = []
     for image_id, people in predictions.items():
         for p in people:
-            if skeleton is None:
-                kps = np.concatenate([p.keypoints[our_idx], np.ones((len(our_idx), 1))], axis=1)
-            else:
-                kps = coco_keypoints(p.keypoints, skeleton, face)
+            kps = coco_keypoints(p.keypoints, skeleton, face)[coco_idx]
             results.append(
                 {"image_id": image_id, "category_id": 1, "keypoints": kps.reshape(-1).tolist(), "score": float(p.score)}
             )
@@ -100,14 +94,12 @@ def oks_ap(
     from pycocotools.coco import COCO as CocoApi
     from pycocotools.cocoeval import COCOeval
 
-    our_idx, coco_idx = shared_joints(skeleton)
-    if all_coco:
-        coco_idx = list(range(COCO.num_joints))
+    coco_idx = list(range(COCO.num_joints)) if all_coco else shared_joints(skeleton)[1]
     api = CocoApi()
     api.dataset = _cut_gt(gt, coco_idx)
     with contextlib.redirect_stdout(io.StringIO()):
         api.createIndex()
-    results = _results(predictions, our_idx, skeleton if all_coco else None, face)
+    results = _results(predictions, coco_idx, skeleton, face)
     if not results:
         return {"ap": 0.0, "ap50": 0.0, "ap75": 0.0, "ar": 0.0}
     with contextlib.redirect_stdout(io.StringIO()):
