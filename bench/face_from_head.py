@@ -74,10 +74,13 @@ def main() -> None:
     print("\nOKS AP (AP50) over all 17 COCO keypoints:\n")
     print("| part | pipeline | face zero | face fitted here | face packaged |")
     print("|---|---|---|---|---|")
+    pipelines = {
+        "default (detector + whole image)": Predictor(args.weights, detector="detector"),
+        "whole image alone": Predictor(args.weights, detector="none"),
+    }
     for part in ("val", "train"):
         gt_part = coco_part(annotations, part)
-        for name, det in (("default (detector + whole image)", "detector"), ("whole image alone", "none")):
-            pipeline = Predictor(args.weights, detector=det)
+        for name, pipeline in pipelines.items():
             _, preds = evaluate_coco(pipeline, annotations, folder / "train2017", part, False)
             cells = []
             for face in ({}, fitted, FACE_FROM_HEAD):
