@@ -38,8 +38,8 @@ def test_degenerate_images_are_answered_without_a_traceback(predictor, shape):
 
 @pytest.mark.parametrize("weights", ["full", "lite"])
 def test_the_default_pipeline_answers_nobody_on_a_photo_without_people(data_root, weights):
-    """coco_mini's landscape photo has nobody in it: the whole-image person's presence is low (0.025 Full,
-    0.34 Lite), the detector's sign and traffic light give poses of mean joint score about 0.15 (below
+    """coco_mini's landscape photo has nobody in it: the whole-image person's presence is low (0.006 Full,
+    0.49 Lite: close), the detector's sign and traffic light give poses of mean joint score about 0.15 (below
     MIN_POSE_SCORE); an LSP image has its person."""
     from blazepose.data.images import load_image
     from blazepose.inference import Predictor
@@ -53,18 +53,22 @@ def test_the_default_pipeline_answers_nobody_on_a_photo_without_people(data_root
 
 
 @pytest.mark.parametrize("left, right", [("im0005", "im0020"), ("im0003", "im0007"), ("im0012", "im0030")])
-def test_two_lsp_people_side_by_side_give_two_poses(predictor, data_root, left, right):
-    """Two LSP training images pasted side by side on one grey canvas: a pose on each side (the keypoints'
-    median x in that image's half)."""
+def test_two_lsp_people_side_by_side_give_two_poses(data_root, left, right):
+    """Two LSP training images pasted side by side on one grey canvas: the default pipeline (packaged Full and
+    detector) gives a pose within each image (11 or more of its 14 keypoints inside it), not one stretched
+    across both. (Lite misses the climber of im0012: docs/presence.md.)"""
     from blazepose.data.images import load_image
+    from blazepose.inference import Predictor
+
+    predictor = Predictor("full", detector="detector")
 
     a, b = (load_image(data_root / "lsp" / "images" / f"{n}.jpg")[0] for n in (left, right))
     canvas = np.full((max(a.shape[0], b.shape[0]), a.shape[1] + 20 + b.shape[1], 3), 128, np.uint8)
     canvas[: a.shape[0], : a.shape[1]] = a
     canvas[: b.shape[0], a.shape[1] + 20 :] = b
     people = predictor.predict_arrays([canvas])[0].people
-    middles = [float(np.median(p.keypoints[:, 0])) for p in people]
-    assert any(x < a.shape[1] for x in middles) and any(x > a.shape[1] + 20 for x in middles), middles
+    inside = [((p.keypoints[:, 0] < a.shape[1]).sum(), (p.keypoints[:, 0] > a.shape[1] + 20).sum()) for p in people]
+    assert any(n >= 11 for n, _ in inside) and any(n >= 11 for _, n in inside), inside
 
 
 class _PeopleEverywhere:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from blazepose.config import load_config
-from blazepose.data.negatives import NegativeSource, draw_negative, negative_crop
+from blazepose.data.negatives import NegativeSource, draw_negative, negative_crop, whole_view
 from blazepose.errors import BlazePoseError
 from blazepose.inference import Predictor, person_json
 from tests.helpers import BrightestPixelRunner, blob
@@ -34,6 +34,24 @@ def test_an_image_that_is_all_person_gives_no_crop_and_the_draw_still_answers(tm
     sources = [NegativeSource(str(tmp_path / "missing.jpg")), NegativeSource(str(tmp_path / "gone.jpg"))]
     crop = draw_negative(sources, np.random.default_rng(0), 48)
     assert crop.shape == (48, 48, 3) and crop.dtype == np.uint8
+
+
+def test_an_image_without_people_is_also_shown_whole_as_the_pipeline_reads_it(tmp_path):
+    """A wide image (80 x 40) without people, letterboxed onto 32 x 32: its content fills the middle rows
+    (16 of 32 at zoom 1, at least 14 zoomed out by up to 10 %), zero padding above and below."""
+    import cv2
+
+    image = np.full((40, 80, 3), 200, np.uint8)
+    for seed in range(5):
+        view = whole_view(image, np.random.default_rng(seed), 32)
+        filled = (view[:, 12:20, 0] > 100).all(axis=1)
+        assert view.shape == (32, 32, 3) and filled[15:17].all() and not filled[:6].any() and not filled[-6:].any()
+        assert 14 <= filled.sum() <= 17
+    path = tmp_path / "empty.png"
+    cv2.imwrite(str(path), image)
+    draws = [draw_negative([NegativeSource(str(path))], np.random.default_rng(seed), 32) for seed in range(40)]
+    whole = sum(1 for d in draws if not (d[:4, 12:20, 0] > 100).any())  # padding on top: a whole view
+    assert 8 <= whole <= 32  # about half of the draws (WHOLE_SHARE), the rest regions at 20-90 % of the side
 
 
 def test_the_presence_head_is_a_probability_and_only_a_presence_model_has_it():

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -142,6 +143,30 @@ def test_lspet_benchmark_split(data_root):
         load_split(DataConfig(root=str(data_root), split="lspet"), "train")  # LSP + LSPet would leak the test part
     with pytest.raises(BlazePoseError, match="data.split: unknown 'mpii'; known: lsp, lspet"):
         load_split(DataConfig(root=str(data_root), split="mpii"), "val")
+
+
+def test_other_training_sets_hold_back_their_validation(data_root):
+    """Beside LSP, coco_mini trains on its training half only: its validation half is what `evaluate --dataset
+    coco` scores (40 of its 86 people lie on the even places, 46 on the odd)."""
+    from blazepose.evaluation.coco_eval import coco_part
+
+    cfg = DataConfig(root=str(data_root), train_sets=("lsp", "coco"))
+    coco = [s for s in load_split(cfg, "train") if s.dataset == "coco"]
+    half = {
+        im["id"]
+        for im in coco_part(data_root / "coco_mini/annotations/person_keypoints_train2017.json", "val")["images"]
+    }
+    assert len(coco) == 40 and not {s.meta["image_id"] for s in coco} & half
+    assert {s.meta["image_rank"] % 2 for s in coco} == {0}
+    neck = LSP.index("neck")
+    assert not any(s.mask[neck] for s in coco)  # mid-shoulders, not where LSP labels the neck: not trained on
+    labelled = [s for s in read_for("coco", data_root, LSP) if s.meta["image_rank"] % 2 == 0 and s.mask[neck]]
+    assert labelled  # ... though evaluation reads it
+    repeated = [s for s in load_split(dataclasses.replace(cfg, coco_repeats=3), "train") if s.dataset == "coco"]
+    ids = {s.meta["annotation_id"] for s in coco}
+    assert len(repeated) == 120 and {s.meta["annotation_id"] for s in repeated} == ids
+    with pytest.raises(BlazePoseError, match="coco_repeats"):
+        load_split(dataclasses.replace(cfg, coco_repeats=0), "train")
 
 
 def test_detect_dataset_by_layout(data_root, tmp_path):

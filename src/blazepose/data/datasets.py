@@ -22,7 +22,7 @@ from blazepose.data.custom import custom_skeleton, read_custom
 from blazepose.data.lsp import NUM_JOINTS, read_lsp, read_lspet
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, require
-from blazepose.keypoints import COCO, LSP, Skeleton, check_mappable, map_keypoints
+from blazepose.keypoints import COCO, DERIVED, LSP, Skeleton, check_mappable, map_keypoints
 
 LSP_TRAIN = range(0, 1000)  # im0001-im1000
 LSP_TEST = range(1000, 2000)  # im1001-im2000
@@ -205,8 +205,9 @@ def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sa
             raise BlazePoseError(
                 f'data.split = "{cfg.split}" trains on {name}\'s train part alone: set data.train_sets = ["{name}"]'
             )
-        if cfg.lsp_repeats < 1:
-            raise BlazePoseError(f"data.lsp_repeats: expected an integer >= 1, got {cfg.lsp_repeats}")
+        for key in ("lsp_repeats", "coco_repeats"):
+            if getattr(cfg, key) < 1:
+                raise BlazePoseError(f"data.{key}: expected an integer >= 1, got {getattr(cfg, key)}")
     needed = split != "train" or name in cfg.train_sets
     data = read_for(name, cfg.root, skeleton, cfg.map_joints) if needed else []
     if needed and size is not None and len(data) != size:
@@ -216,8 +217,37 @@ def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sa
     parts = split_parts(cfg, data) if needed else {}
     if split != "train":
         return [data[i] for i in parts[split]]
-    samples = [data[i] for i in parts["train"]] * cfg.lsp_repeats if name in cfg.train_sets else []
+    samples = []
+    if name in cfg.train_sets:
+        samples = _no_derived([data[i] for i in parts["train"]], name, cfg.root, skeleton) * cfg.lsp_repeats
     for other in cfg.train_sets:
         if other != name:
-            samples += read_for(other, cfg.root, skeleton, cfg.map_joints)
+            part = _train_part(cfg, other, read_for(other, cfg.root, skeleton, cfg.map_joints))
+            samples += _no_derived(part, other, cfg.root, skeleton) * (cfg.coco_repeats if other == "coco" else 1)
     return samples
+
+
+def _no_derived(samples: list[Sample], name: str, root, skeleton: Skeleton) -> list[Sample]:
+    """Training samples with the joints ``map_keypoints`` derived masked out: COCO's neck, computed as the
+    mid-shoulders, lies about 0.15 torso lengths below where LSP labels it, and a model must not be taught two
+    places for one joint. Evaluation keeps the derived joints (a scorer reads them as labels)."""
+    source = dataset_skeleton(name, dataset_folder(name, root))
+    derived = [j for j, n in enumerate(skeleton.joint_names) if n in DERIVED and n not in source.joint_names]
+    if not derived:
+        return samples
+    out = []
+    for s in samples:
+        mask = np.array(s.mask, copy=True)
+        mask[derived] = 0
+        out.append(dataclasses.replace(s, mask=mask))
+    return out
+
+
+def _train_part(cfg: DataConfig, name: str, samples: list[Sample]) -> list[Sample]:
+    """Another training set's samples, less COCO's validation half (the images `evaluate --dataset coco`
+    scores). LSPet's held-out part belongs to its own benchmark (data.split = "lspet"), so beside LSP all of
+    LSPet trains; so does all of a custom folder."""
+    if name != "coco":
+        return samples
+    keep = split_parts(dataclasses.replace(cfg, split=name), samples)["train"]
+    return [samples[i] for i in keep]

@@ -1,8 +1,9 @@
 """Crops with nobody in them: the negatives of the landmark model's presence output (the paper's pose flag).
 
 Made from what the project has: regions of the training images away from every person in them (LSP and
-LSPet's labelled person, COCO's people with or without keypoints and its crowd regions), and whole COCO
-images without a person, cut at any size and turned by any angle the way the pipeline crops a person. LSP and
+LSPet's labelled person, COCO's people with or without keypoints and its crowd regions), and COCO images
+without a person, cut at any size and turned by any angle the way the pipeline crops a person, or whole and
+letterboxed, as the pipeline's whole-image pass sees them. LSP and
 LSPet label one person per image, so a region away from that person may still show someone unlabelled in the
 background: those negatives are noisy, the COCO ones are not.
 """
@@ -17,7 +18,7 @@ import numpy as np
 
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
-from blazepose.data.transforms import crop_matrix, warp_image
+from blazepose.data.transforms import crop_matrix, warp_image, whole_image_box
 from blazepose.errors import BlazePoseError
 
 # A person's keypoint box is widened by this fraction of its longer side on every side (hands, head, clothes).
@@ -26,6 +27,8 @@ BOX_PAD = 0.25
 SIDE_RANGE = (0.2, 0.9)
 # The share of negatives drawn from images without a person, when the sources have such.
 EMPTY_SHARE = 1 / 3
+# Of those, the share shown whole, letterboxed as the pipeline's first pass shows an image.
+WHOLE_SHARE = 0.5
 
 
 @dataclass
@@ -78,6 +81,13 @@ def negative_crop(image: np.ndarray, boxes, rng: np.random.Generator, size: int,
     return None
 
 
+def whole_view(image: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """The whole image letterboxed onto a `size` square, as the pipeline's whole-image pass reads it (up to
+    10 % zoomed out and 10 degrees turned, as the person crops' augmentation would)."""
+    cx, cy, side = whole_image_box(image.shape[1], image.shape[0])
+    return warp_image(image, crop_matrix((cx, cy), side * rng.uniform(1.0, 1.1), size, rng.uniform(-10, 10)), size)
+
+
 def _plain(rng: np.random.Generator, size: int) -> np.ndarray:
     """A plain colour with blurred noise: nobody there."""
     colour = rng.uniform(0, 255, 3)
@@ -88,10 +98,10 @@ def _plain(rng: np.random.Generator, size: int) -> np.ndarray:
 def draw_negative(
     sources: list[NegativeSource], rng: np.random.Generator, size: int, empty: list[NegativeSource] | None = None
 ) -> np.ndarray:
-    """A crop with nobody: from an image without a person (a third of the time, when there are such), else
-    from a region of a pose image away from its people; a plain noisy colour when neither gives one (pose
-    images are mostly person). `empty`: the sources without a person, when the caller has them already.
-    Never raises: it runs inside the input pipeline."""
+    """A crop with nobody: from an image without a person (a third of the time, when there are such; half of
+    those the whole image, ``whole_view``), else from a region of a pose image away from its people; a plain
+    noisy colour when neither gives one (pose images are mostly person). `empty`: the sources without a
+    person, when the caller has them already. Never raises: it runs inside the input pipeline."""
     empty = [s for s in sources if not s.boxes] if empty is None else empty
     for attempt in range(10):
         pool = empty if empty and (attempt >= 5 or rng.uniform() < EMPTY_SHARE) else sources
@@ -102,6 +112,8 @@ def draw_negative(
             image, (sx, sy) = load_image(src.image_path, min_scale=0.5)
         except BlazePoseError:
             continue
+        if not src.boxes and rng.uniform() < WHOLE_SHARE:
+            return whole_view(image, rng, size)
         boxes = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in src.boxes]
         crop = negative_crop(image, boxes, rng, size)
         if crop is not None:
