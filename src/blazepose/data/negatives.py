@@ -3,9 +3,9 @@
 Made from what the project has: regions of the training images away from every person in them (LSP and
 LSPet's labelled person, COCO's people with or without keypoints and its crowd regions), and COCO images
 without a person, cut at any size and turned by any angle the way the pipeline crops a person, or whole and
-letterboxed, as the pipeline's whole-image pass sees them. LSP and
-LSPet label one person per image, so a region away from that person may still show someone unlabelled in the
-background: those negatives are noisy, the COCO ones are not.
+letterboxed, as the pipeline's whole-image pass sees them. LSP and LSPet label one person per image, so a
+region away from that person may still show someone unlabelled in the background: those negatives are noisy,
+the COCO ones are not.
 """
 
 from __future__ import annotations
