@@ -27,6 +27,7 @@ PEER = Path(__file__).resolve().parents[2] / "shared" / "peer" / "mediapipe"
 
 
 SIZES = ("box under 100 px", "box 100-200 px", "box 200 px or more")  # the COCO box's longer side
+BOUND = "all, each person's better of the reading and its mirror image"
 
 
 def size_group(side: float) -> str:
@@ -102,12 +103,12 @@ def main() -> None:
         for who, pred in (("ours", ours), ("MediaPipe", theirs)):
             ok = np.linalg.norm(pred - kps[coco_idx, :2], axis=-1) <= 0.2 * torso
             mirror = np.linalg.norm(pred[swap] - kps[coco_idx, :2], axis=-1) <= 0.2 * torso
-            swapped[who] += int((mirror & labelled).sum() > (ok & labelled).sum())
+            mirrored = (mirror & labelled).sum() > (ok & labelled).sum()
+            swapped[who] += int(mirrored)
             count(who, "all", ok, labelled)
             count(who, whole, ok, labelled)
             count(who, size_group(max(w, h)), ok, labelled)
-            better = mirror if (mirror & labelled).sum() > (ok & labelled).sum() else ok
-            count(who, "all, each person's better of the reading and its mirror image", better, labelled)
+            count(who, BOUND, mirror if mirrored else ok, labelled)
             for j, name in enumerate(names):
                 count(who, name.split("_")[1], ok[j : j + 1], labelled[j : j + 1])
 
@@ -118,7 +119,7 @@ def main() -> None:
     print("| PCK@0.2 | joints | ours | MediaPipe | ours - MediaPipe |")
     print("|---|---|---|---|---|")
     groups = ["all", "whole bodies (an ankle labelled)", "cut off (no ankle labelled)", *SIZES]
-    groups += ["all, each person's better of the reading and its mirror image"]
+    groups += [BOUND]
     groups += ["shoulder", "elbow", "wrist", "hip", "knee", "ankle"]
     for group in groups:
         (a, n), (b, _) = tally.get(("ours", group), [0, 0]), tally.get(("MediaPipe", group), [0, 0])
