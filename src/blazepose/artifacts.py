@@ -9,6 +9,9 @@
                     exported inference weights ('blazepose export')
     *.tflite        an exported LiteRT model                             <name>.toml (+ <name>.json)
     *.onnx          an exported ONNX model                               <name>.toml (+ <name>.json)
+    mediapipe-lite, MediaPipe's released models (mediapipe.py): the     <stem>.toml in the model cache
+    -full, -heavy,  .tflite from the model cache, or, trainable, its
+    -detector       import (a .keras network around the graph)
 
 Commands ask this module for a path (``resolve_weights``), a config (``config_beside``), a runner that maps a
 batch of crops to outputs (``load_runner``) or a trainable network (``load_network``, ``build_network``); none
@@ -28,6 +31,16 @@ import numpy as np
 from blazepose._quiet import import_tensorflow, native_stderr_silenced
 from blazepose.config import Config, config_from_dict, load_config
 from blazepose.errors import BlazePoseError, require
+from blazepose.mediapipe import (
+    DETECTOR_OUTPUTS,
+    LANDMARK_OUTPUTS,
+    SSDCodec,
+    canonical,
+    decode_landmarks,
+    is_mediapipe_name,
+    locate,
+    scale_input,
+)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
@@ -62,15 +75,34 @@ def resolve_weights(weights: str | Path | None, default: str = "full", trainable
     text = str(weights)
     if text in PACKAGED and not Path(text).is_file():
         return packaged_path(text, trainable)
+    if is_mediapipe_name(text) and not Path(text).is_file():
+        return imported_path(text) if trainable else locate(text)
     path = Path(text).expanduser()
     if not path.exists() and path.suffix.lower() not in FORMATS and "/" not in text:
-        close = difflib.get_close_matches(text, PACKAGED, n=1)
+        names = [*PACKAGED, *MEDIAPIPE_NAMES]
+        close = difflib.get_close_matches(text, names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise BlazePoseError(
-            f"weights {text!r} is neither a file nor a packaged model{hint}; packaged: {', '.join(PACKAGED)}; "
+            f"weights {text!r} is neither a file nor a packaged model{hint}; packaged: {', '.join(names)}; "
             f"files: {', '.join(FORMATS)}"
         )
     return path
+
+
+MEDIAPIPE_NAMES = ("mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe")
+
+
+def imported_path(name: str) -> Path:
+    """A released MediaPipe model as a trainable network: its import into the model cache (made on first use
+    from the cached .tflite, checked against LiteRT; needs TensorFlow)."""
+    source = locate(name)
+    target = source.with_suffix(".keras")
+    if not target.is_file():
+        from blazepose.training.tflite_import import import_model
+
+        print(f"importing {canonical(name)} from {source} into {target.parent}", flush=True)
+        import_model(source, target.parent)
+    return target
 
 
 def config_beside(path: str | Path, required: bool = False) -> Config:
@@ -159,6 +191,7 @@ TASK_SUB_MODELS = {
     "landmarks": ("backbone", "heatmap_head", "regression_head"),
     "detector": ("backbone", "detection_head"),
 }
+IMPORTED_SUB_MODELS = ("graph",)  # an imported MediaPipe graph's network (models/imported.py), either task
 
 
 def load_network(path, what: str = "weights file", task: str = "landmarks"):
@@ -172,13 +205,16 @@ def load_network(path, what: str = "weights file", task: str = "landmarks"):
         raise BlazePoseError(f"{what} {path}: expected a .keras model that 'blazepose train' wrote")
     if not path.is_file():
         raise BlazePoseError(f"{what} {path} does not exist")
-    import blazepose.models.layers  # noqa: F401  (registers the custom layers)
+    import blazepose.models.imported  # noqa: F401  (registers the custom layers)
+    import blazepose.models.layers  # noqa: F401
+    import blazepose.models.tflite_layers  # noqa: F401
 
     try:
         net = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
         raise BlazePoseError(f"{what} {path} is not a Keras model Keras can read (damaged?): {exc}") from None
-    if not set(TASK_SUB_MODELS[task]) <= {layer.name for layer in net.layers}:
+    names = {layer.name for layer in net.layers}
+    if not set(TASK_SUB_MODELS[task]) <= names and not set(IMPORTED_SUB_MODELS) <= names:
         kind = "person detector" if task == "detector" else "BlazePose landmark model"
         raise BlazePoseError(f"{what} {path} is a Keras model but not a {kind} (no {', '.join(TASK_SUB_MODELS[task])})")
     return net
@@ -220,13 +256,15 @@ def _landmark_output(out: dict) -> LandmarkOutput:
 
 class KerasRunner:
     """A Keras model run on batches: landmark models give a ``LandmarkOutput``, detectors the dict of their
-    maps."""
+    maps (decoded by ``detection_codec``: MediaPipe's SSD decode for an imported detector, else the pipeline's
+    own)."""
 
     def __init__(self, model, cfg: Config):
         self.model, self.cfg = model, cfg
         self.input_size = int(model.input.shape[1])
         self.detector = cfg.task == "detector"
         self.num_joints = 0 if self.detector else int(model.output["joints"].shape[1])
+        self.detection_codec = SSDCodec() if self.detector and cfg.model.imported else None
 
     def __call__(self, batch: np.ndarray):
         out = self.model.predict_on_batch(batch.astype(np.float32))
@@ -254,7 +292,7 @@ def check_fixed_decode(path: str | Path, cfg: Config, decode: str | None) -> Non
 
 def _keras_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
     net = load_network(path, task=cfg.task)
-    if cfg.task == "detector":
+    if cfg.task == "detector" or cfg.model.imported:  # an imported network outputs what inference needs
         return KerasRunner(net, cfg)
     from blazepose.models.blazepose import inference_model_for
 
@@ -299,8 +337,20 @@ class TFLiteRunner:
             raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one")
         self.input = inputs[0]["index"]
         self.input_size = int(inputs[0]["shape"][1])
-        self.outputs = _tflite_outputs(path, self.interpreter.get_output_details(), cfg)
-        self.num_joints = 0 if self.detector else int(self.outputs_shape["joints"][1])
+        self.imported = bool(cfg.model.imported)  # MediaPipe's tensors (mediapipe.py), in the file's order
+        self.detection_codec = SSDCodec() if self.detector and self.imported else None
+        if self.imported:
+            details = self.interpreter.get_output_details()
+            names = DETECTOR_OUTPUTS if self.detector else LANDMARK_OUTPUTS
+            if len(details) != len(names):
+                raise BlazePoseError(
+                    f"{path} has {len(details)} outputs; MediaPipe's {cfg.model.imported} has {len(names)}"
+                )
+            self.outputs = {name: o["index"] for name, o in zip(names, details, strict=True)}
+            self.num_joints = 0 if self.detector else 33
+        else:
+            self.outputs = _tflite_outputs(path, self.interpreter.get_output_details(), cfg)
+            self.num_joints = 0 if self.detector else int(self.outputs_shape["joints"][1])
 
     @property
     def outputs_shape(self):
@@ -309,6 +359,8 @@ class TFLiteRunner:
 
     def __call__(self, batch: np.ndarray):
         results = []
+        if self.imported:
+            batch = scale_input(batch, self.cfg.task)
         for image in batch.astype(np.float32):
             self.interpreter.set_tensor(self.input, image[None])
             self.interpreter.invoke()
@@ -316,6 +368,8 @@ class TFLiteRunner:
         stacked = {name: np.stack([r[name] for r in results]) for name in self.outputs}
         if self.detector:
             return stacked
+        if self.imported:
+            return LandmarkOutput(*decode_landmarks(stacked["landmarks"], stacked["pose_flag"]))
         return _landmark_output(stacked)
 
 

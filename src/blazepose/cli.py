@@ -30,12 +30,20 @@ examples:
   blazepose evaluate --split val              the packaged Full model on LSP's validation part
   blazepose evaluate --dataset coco           several people: OKS AP on coco_mini's validation half
   blazepose video clip.mp4 --output tracked.avi --json tracked.jsonl
+  blazepose predict photo.jpg --weights mediapipe-full --detector mediapipe
+                                              MediaPipe's released models in this pipeline
+  blazepose import pose_landmark_full.tflite --output imported/
+                                              a MediaPipe model as a trainable Keras model
 """
 
 
-WEIGHTS_HELP = "landmark model: .keras, .npz, .tflite or .onnx, or full / lite for a packaged model; default: full"
+WEIGHTS_HELP = (
+    "landmark model: .keras, .npz, .tflite or .onnx, full / lite for a packaged model, or mediapipe-lite / "
+    "mediapipe-full / mediapipe-heavy for MediaPipe's released ones (docs/mediapipe.md); default: full"
+)
 DETECTOR_HELP = (
-    "person detector: 'detector' for the packaged one (the default), a file (.keras, .npz, .tflite, .onnx), or "
+    "person detector: 'detector' for the packaged one (the default), 'mediapipe' for MediaPipe's released one, "
+    "a file (.keras, .npz, .tflite, .onnx), or "
     "'none': the whole-image passes only (one person). With a detector, its people and the whole-image person "
     "are merged (docs/detector.md)"
 )
@@ -374,6 +382,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     from blazepose.export import export_model, meta_path
 
     weights = resolve_weights(args.weights, trainable=True)
+    if args.mediapipe:
+        from blazepose.export import export_mediapipe
+
+        if args.format != "tflite":
+            raise BlazePoseError("--mediapipe writes a .tflite: use --format tflite")
+        quantize = "float16" if args.quantize == "none" else args.quantize
+        meta = export_mediapipe(weights, args.output, "none" if args.float32 else quantize)
+        worst = max(meta["parity"].values(), key=lambda c: c["max_abs_difference"] / c["bound"])
+        print(
+            f"wrote {args.output} ({Path(args.output).stat().st_size / 1e6:.1f} MB) with MediaPipe's signature "
+            f"(input_1 -> {', '.join(o['name'] for o in meta['signature']['outputs'])}); parity with Keras: closest "
+            f"{worst['max_abs_difference']:.2g} of {worst['bound']:.2g}"
+        )
+        return 0
     meta = export_model(
         weights,
         args.format,
@@ -396,6 +418,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         f"parity with Keras on {p['images']} validation crops: max {p['max_px']:.3f} px, mean {p['mean_px']:.3f} px, "
         f"{p['joints_beyond_limit']} joint(s) beyond the {p['limit_px']} px limit"
         + (", all between near-equal heatmap peaks" if p["heatmap_ties"] else "")
+    )
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from blazepose.mediapipe import is_mediapipe_name, locate
+    from blazepose.training.tflite_import import import_model
+
+    source = locate(args.model) if is_mediapipe_name(args.model) and not Path(args.model).exists() else args.model
+    r = import_model(source, args.output)
+    worst = max(r["parity"].values(), key=lambda c: c["max_abs_difference"] / c["bound"])
+    print(
+        f"wrote {r['model']} ({r['imported']}, {r['parameters']:,} parameters; {r['task']}), with "
+        f"{Path(r['model']).with_suffix('.toml').name} and {Path(r['model']).with_suffix('.json').name} beside it; "
+        f"every output within its bound of LiteRT's (closest: {worst['max_abs_difference']:.2g} of "
+        f"{worst['bound']:.2g})"
     )
     return 0
 
@@ -673,8 +711,33 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--calibration-images", type=int, default=400, help="int8: training crops used for calibration (default 400)"
     )
+    ex.add_argument(
+        "--mediapipe",
+        action="store_true",
+        help="write an imported MediaPipe model (or one trained from it) back with the released file's exact "
+        "signature, to replace pose_landmark_*.tflite / pose_detection.tflite in MediaPipe itself; float16 weights "
+        "as released unless --float32",
+    )
+    ex.add_argument("--float32", action="store_true", help="with --mediapipe: float32 weights")
     _add_decode(ex)
     ex.set_defaults(func=cmd_export)
+
+    im = commands.add_parser(
+        "import",
+        help="rebuild a MediaPipe pose .tflite as a trainable Keras model (docs/mediapipe.md)",
+        description="Read a MediaPipe BlazePose .tflite (pose_landmark_lite/full/heavy or pose_detection) with the "
+        "TFLite schema and rebuild its graph as a Keras model, one layer per op, with the file's weights (float16 "
+        "dequantized, sparse densified). Checked against LiteRT before anything is written; writes DIR/<name>.keras "
+        "with its config (.toml) and a record (.json: source, sha256, signature, parity). Train from it with "
+        "train.init_from = DIR/<name>.keras (or mediapipe-lite / -full / -heavy, imported into the model cache).",
+    )
+    im.add_argument(
+        "model",
+        help="a .tflite file, or mediapipe-lite / mediapipe-full / mediapipe-heavy / mediapipe-detector (found as "
+        "--weights finds them)",
+    )
+    im.add_argument("--output", required=True, metavar="DIR", help="folder to write the model into")
+    im.set_defaults(func=cmd_import)
 
     av = commands.add_parser(
         "average",

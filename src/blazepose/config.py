@@ -114,6 +114,10 @@ class ModelConfig:
     # holds; a relative path is looked up beside the config file first, then in the working folder). Saved
     # beside every run and export (a file as <config>.skeleton.toml).
     skeleton: str = "lsp"
+    # The released model this network was imported from ("mediapipe-lite", "mediapipe-full", "mediapipe-heavy",
+    # "mediapipe-detector"; "" = built by this toolkit): its tensors follow MediaPipe's conventions
+    # (blazepose/mediapipe.py) and it trains as one graph (the mediapipe phase). Written by 'blazepose import'.
+    imported: str = ""
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ CHOICES = {
     "loss.detector_rotation_loss": ("l1", "l2"),
     "loss.either_side_sets": _SETS,
     "model.decode": ("regression", "heatmap"),
+    "model.imported": ("", "mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe-detector"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),
     "train.strategy": ("auto", "default", "mirrored", "multi_worker"),
     "train.mixed_precision": ("auto", "on", "off"),

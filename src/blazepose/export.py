@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose._quiet import import_tensorflow, native_stderr_silenced
-from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
+from blazepose.artifacts import KerasRunner, atomic_write, config_beside, load_runner, require, write_exported
 from blazepose.config import Config, dumps_config, portable_config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import skeleton_of
@@ -357,4 +357,97 @@ def _detector_parity(keras_runner, output: Path, cfg: Config, weights, fmt: str,
             f"{output}: detector maps differ from the Keras model by {bad} on {len(images)} validation scenes, above "
             f"the limit for --quantize {quantize}, {limit}"
         )
+    return meta
+
+
+# --mediapipe: an imported (and perhaps fine-tuned) MediaPipe graph written back with the released file's
+# signature. Parity with Keras: float32 to the import's own bound, float16 to this share of each output's range.
+MEDIAPIPE_FLOAT16_TOLERANCE = 0.02
+
+
+def export_mediapipe(weights: str | Path, output: str | Path, quantize: str = "float16") -> dict:
+    """Write the imported graph inside `weights` (a network of models/imported.py: an import, or a model trained
+    from one) to `output` as a .tflite with exactly MediaPipe's signature: input ``input_1`` (1, S, S, 3) float32
+    in MediaPipe's range, outputs ``Identity``, ``Identity_1``, ... in the released file's order, shapes and
+    dtypes, so it replaces the released file in MediaPipe itself. Checked against Keras on a few images."""
+    import_tensorflow()
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from blazepose.artifacts import load_network
+    from blazepose.mediapipe import NOTICE, write_config
+    from blazepose.training.tflite_import import SIGNATURES, TOLERANCE, parity_inputs
+
+    if quantize not in ("none", "float16"):
+        raise BlazePoseError(f"--mediapipe exports float32 (--quantize none) or float16 weights, not {quantize}")
+    output = Path(output)
+    if output.suffix.lower() != ".tflite":
+        raise BlazePoseError(f"--output {output} should end in .tflite (--mediapipe writes a MediaPipe .tflite)")
+    cfg = config_beside(weights)
+    if not cfg.model.imported:
+        raise BlazePoseError(
+            f"{weights} is not an imported MediaPipe model (its config has no model.imported); --mediapipe writes "
+            "back models imported with 'blazepose import' or trained from one (train.init_from = mediapipe-...)"
+        )
+    net = load_network(weights, task=cfg.task)
+    graph = net.get_layer("graph")
+    inp_shape, out_shapes = SIGNATURES[cfg.task]
+    spec = tf.TensorSpec(inp_shape, tf.float32, name="input_1")
+    fn = tf.function(lambda x: tuple(graph(x, training=False))).get_concrete_function(spec)
+    frozen = convert_variables_to_constants_v2(fn)
+    with _converter_quiet():
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        if quantize == "float16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        blob = converter.convert()
+    interp_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
+    with native_stderr_silenced():
+        interp = interp_mod.Interpreter(model_content=blob)
+        interp.allocate_tensors()
+    inputs, outputs = interp.get_input_details(), interp.get_output_details()
+    signature = {
+        "inputs": [
+            {"name": d["name"], "shape": [int(v) for v in d["shape"]], "dtype": d["dtype"].__name__} for d in inputs
+        ],
+        "outputs": [
+            {"name": d["name"], "shape": [int(v) for v in d["shape"]], "dtype": d["dtype"].__name__} for d in outputs
+        ],
+    }
+    wanted = {
+        "inputs": [{"name": "input_1", "shape": list(inp_shape), "dtype": "float32"}],
+        "outputs": [
+            {"name": "Identity" + (f"_{i}" if i else ""), "shape": list(s), "dtype": "float32"}
+            for i, s in enumerate(out_shapes)
+        ],
+    }
+    if signature != wanted:
+        raise BlazePoseError(f"the converted model's signature {signature} is not MediaPipe's {wanted}")
+    scale = 255.0 if cfg.task == "landmarks" else 127.5
+    batch = parity_inputs(inp_shape[1]) / scale - (0.0 if cfg.task == "landmarks" else 1.0)
+    ours = [np.asarray(o) for o in graph.predict_on_batch(batch.astype(np.float32))]
+    tol = TOLERANCE * 10 if quantize == "none" else MEDIAPIPE_FLOAT16_TOLERANCE
+    checks = {}
+    for k, d in enumerate(outputs):
+        got = []
+        for image in batch.astype(np.float32):
+            interp.set_tensor(inputs[0]["index"], image[None])
+            interp.invoke()
+            got.append(interp.get_tensor(d["index"])[0])
+        got = np.stack(got)
+        diff, bound = float(np.max(np.abs(got - ours[k]))), tol * (1.0 + float(np.max(np.abs(ours[k]))))
+        if cfg.task == "landmarks" and k == 2:  # the ill-conditioned segmentation logits: recorded, not judged
+            bound = float("inf")
+        checks[d["name"]] = {"max_abs_difference": diff, "bound": bound}
+        if diff > bound:
+            hint = " (float16 weights lose what training changed by less than their precision: add --float32)"
+            raise BlazePoseError(
+                f"the exported {d['name']} differs from Keras by {diff:.3g} (bound {bound:.3g})"
+                + (hint if quantize == "float16" else "")
+            )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(output, lambda f: f.write(blob))
+    write_config(cfg.model.imported, output.with_suffix(".toml"))
+    meta = {"signature": signature, "parity": checks, "quantize": quantize, "source": str(weights), "licence": NOTICE}
+    meta_path(output).write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
     return meta

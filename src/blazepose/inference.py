@@ -186,7 +186,10 @@ class Predictor:
         if detector_runner is None and detector not in (None, "none"):
             detector_runner = load_runner(detector, task="detector", num_threads=num_threads)
         self.detector = detector_runner
-        self.detection_codec = DetectionCodec(detector_runner.input_size) if detector_runner is not None else None
+        self.detection_codec = None
+        if detector_runner is not None:  # the runner's own decode (an imported MediaPipe detector's), else ours
+            own = getattr(detector_runner, "detection_codec", None)
+            self.detection_codec = own or DetectionCodec(detector_runner.input_size)
         self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
         self.align_margin = align_margin
         self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops

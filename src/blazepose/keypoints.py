@@ -330,9 +330,19 @@ def skeleton_of(cfg) -> Skeleton:
 # Joints a skeleton can be given from others when the source lacks them: name -> (a, b), the midpoint of a
 # and b, known where both are.
 DERIVED = {"neck": ("left_shoulder", "right_shoulder")}
+# ... and extrapolated: name -> (a, b, c, d, t): m + t x (m - n), m the midpoint of a and b, n that of c and d.
+# The head top from the eyes and the mouth (a face model's, e.g. BlazePose's 33), as MediaPipe's pipeline was
+# scored on LSP (../shared/peer/mediapipe/PROVENANCE.md): 1.5 eye-to-mouth lengths above the eyes.
+EXTRAPOLATED = {"head_top": ("left_eye", "right_eye", "mouth_left", "mouth_right", 1.5)}
 # Built-in mappings used without asking (e.g. a model of one skeleton scored on data of another): every
 # joint the target shares by name with the source, plus DERIVED ones; the rest masked.
-MAPPINGS = {("coco", "lsp"), ("blazepose33", "coco"), ("blazepose33", "lsp")}
+MAPPINGS = {
+    ("coco", "lsp"),
+    ("blazepose33", "coco"),
+    ("blazepose33", "lsp"),
+    ("lsp", "blazepose33"),
+    ("coco", "blazepose33"),
+}
 
 
 # COCO's face keypoints, which a skeleton with a neck and a head top but no face (LSP's) does not predict,
@@ -397,8 +407,9 @@ def map_keypoints(
     keypoints: np.ndarray, visibility: np.ndarray, mask: np.ndarray, source: Skeleton, target: Skeleton
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(..., K_source, 2) keypoints (+ (..., K_source) visibility and mask) -> the target skeleton's joints:
-    shared names copied, DERIVED joints (neck = mid-shoulders) computed where the source lacks them and has
-    both ends, every other target joint masked out (mask 0, coordinates 0)."""
+    shared names copied, DERIVED joints (neck = mid-shoulders) and EXTRAPOLATED ones (head top from the eyes and
+    mouth) computed where the source lacks them and has what they are made of, every other target joint masked
+    out (mask 0, coordinates 0)."""
     keypoints = np.asarray(keypoints, np.float32)
     visibility, mask = np.asarray(visibility, np.float32), np.asarray(mask, np.float32)
     if same_joints(source, target):
@@ -417,4 +428,13 @@ def map_keypoints(
             out_k[..., j, :] = (keypoints[..., a, :] + keypoints[..., b, :]) / 2 * both[..., None]
             out_v[..., j] = visibility[..., a] * visibility[..., b]
             out_m[..., j] = both
+        elif name in EXTRAPOLATED and source.has(*EXTRAPOLATED[name][:4]):
+            a, b, c, d = (source.index(n) for n in EXTRAPOLATED[name][:4])
+            t = EXTRAPOLATED[name][4]
+            known = mask[..., a] * mask[..., b] * mask[..., c] * mask[..., d]
+            m = (keypoints[..., a, :] + keypoints[..., b, :]) / 2
+            n = (keypoints[..., c, :] + keypoints[..., d, :]) / 2
+            out_k[..., j, :] = (m + t * (m - n)) * known[..., None]
+            out_v[..., j] = visibility[..., a] * visibility[..., b]
+            out_m[..., j] = known
     return out_k, out_v, out_m

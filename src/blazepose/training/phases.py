@@ -51,7 +51,12 @@ PHASES = {
     "presence": Phase("presence", "landmarks", ("presence_head",), ("presence",), "presence"),
     "orientation": Phase("orientation", "landmarks", ("orientation_head",), ("orientation",), "orientation"),
     "detector": Phase("detector", "detector", ("backbone", "detection_head"), DETECTION_LOSS_NAMES, "box_ap"),
+    # An imported MediaPipe graph (model.imported), trained whole: its decoded joints and visibility, and its
+    # heatmaps (logits, focal loss; weight loss.heatmap), from which MediaPipe's own pipeline refines the joints.
+    "mediapipe": Phase("mediapipe", "landmarks", ("graph",), ("coordinate", "visibility", "heatmap"), "joints"),
 }
+# Phases whose epochs and learning rate are another's settings.
+SETTINGS_OF = {"mediapipe": "finetune"}
 
 
 def trained_by(phase: str) -> tuple[str, ...]:
@@ -72,6 +77,8 @@ def phase_epochs(cfg: Config) -> dict[str, int]:
     t = cfg.train
     if cfg.task == "detector":
         return {"detector": t.detector_epochs}
+    if cfg.model.imported:  # MediaPipe's graph: one phase, train.finetune_epochs at train.finetune_lr
+        return {"mediapipe": t.finetune_epochs}
     return {
         "heatmap": t.heatmap_epochs,
         "regression": t.regression_epochs,
@@ -82,7 +89,7 @@ def phase_epochs(cfg: Config) -> dict[str, int]:
 
 
 def phase_lr(cfg: Config, phase: str) -> float:
-    return getattr(cfg.train, f"{phase}_lr")
+    return getattr(cfg.train, f"{SETTINGS_OF.get(phase, phase)}_lr")
 
 
 @keras.saving.register_keras_serializable(package="blazepose")
@@ -174,7 +181,11 @@ class PoseTrainer(keras.Model):
             y, exchanged = choose_sides(y, y_pred, self.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
-        if self._distilling:
+        if self._distilling and self.phase.name == "mediapipe":
+            # every joint, labelled or not: mean L1 to the teacher's joints (normalized crop coordinates)
+            kd = ops.mean(ops.abs(ops.cast(y_pred["joints"], "float32") - ops.stop_gradient(self.teacher_joints(x))))
+            self.distill_tracker.update_state(kd)
+        elif self._distilling:
             kd = distill_loss(
                 ops.cast(y_pred["heatmap"], "float32"),
                 ops.stop_gradient(self.teacher_heatmaps(x)),
@@ -205,6 +216,20 @@ class PoseTrainer(keras.Model):
     def _teacher_pass(self, x):
         return ops.cast(heatmap_branch(self.teacher, x, training=False)["heatmap"], "float32")
 
+    def teacher_joints(self, x):
+        """An imported teacher's joints (B, K, 2) for the batch `x`; with ``loss.distill_flip``, the mean with
+        those of the mirrored batch, mirrored back (x -> 1 - x) with left and right exchanged."""
+        out = ops.cast(self.teacher(x, training=False)["joints"], "float32")
+        if self.cfg.loss.distill_flip:
+            mirrored = ops.take(
+                ops.cast(self.teacher(ops.flip(x, axis=2), training=False)["joints"], "float32"),
+                self.flip_index,
+                axis=1,
+            )
+            mirrored = ops.stack([1.0 - mirrored[..., 0], mirrored[..., 1]], axis=-1)
+            out = (out + mirrored) / 2
+        return out
+
     def teacher_heatmaps(self, x):
         """The teacher's heatmaps (logits for the focal loss) for the batch `x`; with ``loss.distill_flip``, the
         mean with those of the mirrored batch, mirrored back with left and right exchanged. The heatmap is a
@@ -217,7 +242,7 @@ class PoseTrainer(keras.Model):
 
     @property
     def _distilling(self) -> bool:
-        return self.teacher is not None and "heatmap" in self.phase.losses
+        return self.teacher is not None and ("heatmap" in self.phase.losses or self.phase.name == "mediapipe")
 
     @property
     def metrics(self):

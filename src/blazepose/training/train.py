@@ -19,6 +19,7 @@ the finetune phase from what the model decodes (``model.decode``). The test half
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -55,6 +56,7 @@ from blazepose.training.checkpoint import (
 )
 from blazepose.training.phases import (
     PHASES,
+    SETTINGS_OF,
     PoseTrainer,
     averaged_weights,
     compile_for_phase,
@@ -407,6 +409,8 @@ def load_teacher(cfg: Config) -> keras.Model | None:
     if not path.is_file():
         raise BlazePoseError(f"{what} {path} does not exist")
     tcfg = config_beside(path, required=True)
+    if cfg.model.imported or tcfg.model.imported:
+        return _imported_teacher(cfg, path, tcfg)
     if path.suffix.lower() == ".npz":  # a checkpoint or exported weights (the packaged models): rebuilt
         teacher = build_from_config(tcfg)
         filled = init_weights(teacher, path, what)
@@ -426,6 +430,53 @@ def load_teacher(cfg: Config) -> keras.Model | None:
         )
     teacher.trainable = False
     return teacher
+
+
+def _imported_teacher(cfg: Config, path: Path, tcfg: Config) -> keras.Model:
+    """A teacher for an imported student (model.imported): an imported network of the same input size, whose
+    joints the student learns (``PoseTrainer.teacher_joints``)."""
+    if not (cfg.model.imported and tcfg.model.imported) or tcfg.task != "landmarks":
+        raise BlazePoseError(
+            f"loss.distill_from: {path} and this run's model must both be imported MediaPipe landmark models "
+            "(mediapipe-lite / -full / -heavy, or trained from one), or both models of this toolkit"
+        )
+    if tcfg.data.input_size != cfg.data.input_size:
+        raise BlazePoseError(
+            f"loss.distill_from: {path} takes {tcfg.data.input_size} px crops, this run {cfg.data.input_size}"
+        )
+    teacher = load_network(path, "loss.distill_from:")
+    teacher.trainable = False
+    return teacher
+
+
+def imported_start(cfg: Config) -> Config:
+    """A run whose train.init_from is an imported MediaPipe model (a name, or a .keras imported or trained from
+    one): the run's model is that graph, so the config takes its model.imported, skeleton (BlazePose's 33, the
+    data mapped onto it), presence output and input size. Other configs are returned as they are."""
+    if not cfg.train.init_from:
+        return cfg
+    path = config_model_path(cfg.train.init_from)
+    if not path.is_file():
+        return cfg
+    source = config_beside(path)
+    if not source.model.imported:
+        return cfg
+    if source.task != cfg.task:
+        raise BlazePoseError(
+            f"train.init_from: {path} holds a {source.task} model; this config trains a {cfg.task} model"
+        )
+    if cfg.task != "landmarks":
+        raise BlazePoseError("train.init_from: MediaPipe's detector can be imported and run, not trained here yet")
+    if cfg.model.skeleton not in ("lsp", "blazepose33"):  # "lsp" is the default: the data's joints map onto 33
+        raise BlazePoseError(
+            f"train.init_from: {path} predicts BlazePose's 33 landmarks; model.skeleton {cfg.model.skeleton!r} "
+            "cannot be trained from it (leave model.skeleton unset or set it to blazepose33)"
+        )
+    model = dataclasses.replace(
+        cfg.model, imported=source.model.imported, skeleton="blazepose33", presence=True, orientation=False
+    )
+    data = dataclasses.replace(cfg.data, input_size=source.data.input_size, heatmap_size=source.data.heatmap_size)
+    return dataclasses.replace(cfg, model=model, data=data)
 
 
 def _verbose() -> int:
@@ -514,6 +565,7 @@ def train(
             save_config(cfg, run.path / "config.toml")
         run.load_state()
     else:
+        cfg = imported_start(cfg)
         _check_sets(cfg)
         teacher = load_teacher(cfg)  # before the run directory: a bad teacher leaves nothing behind
         init = config_model_path(cfg.train.init_from) if cfg.train.init_from else None
@@ -522,8 +574,11 @@ def train(
         if (run.path / "state.json").exists():
             raise BlazePoseError(f"{run.path} already holds a run: pass --resume to continue it, or another --run-dir")
     verbose = _verbose() if verbose is None else verbose
-    # Our tf.data pipeline shuffles itself; Keras' note about its own shuffle flag is noise here.
+    # Our tf.data pipeline shuffles itself; Keras' note about its own shuffle flag is noise here. An imported
+    # graph has outputs no loss reaches (segmentation, world landmarks, the pose flag): their weights stay as
+    # they are, which Keras notes on every step.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
+    warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
 
     keras.utils.set_random_seed(cfg.seed)
     policy = set_precision(cfg.train.mixed_precision)
@@ -561,14 +616,21 @@ def train(
         if cfg.task == "detector":
             net = detector_from_config(cfg)
             trainer = DetectorTrainer(net, cfg)
+        elif cfg.model.imported:  # the imported graph itself (its weights too; a resume then loads last.npz)
+            net = load_network(config_model_path(cfg.train.init_from), "train.init_from:")
+            trainer = PoseTrainer(net, cfg, teacher)
         else:
             net = build_from_config(cfg)
             trainer = PoseTrainer(net, cfg, teacher)
     if teacher is not None:
-        print(f"distilling the heatmaps of {cfg.loss.distill_from} (weight {cfg.loss.distill})", flush=True)
-    if cfg.train.init_from and not any(p.get("epochs_done") for p in run.state["phases"].values()):
+        what = "joints" if cfg.model.imported else "heatmaps"
+        print(f"distilling the {what} of {cfg.loss.distill_from} (weight {cfg.loss.distill})", flush=True)
+    fresh = not any(p.get("epochs_done") for p in run.state["phases"].values())
+    if cfg.train.init_from and fresh and not cfg.model.imported:
         copied = init_weights(net, cfg.train.init_from)
         print(f"starting {', '.join(copied)} from {cfg.train.init_from}", flush=True)
+    elif cfg.model.imported and fresh:
+        print(f"starting from {cfg.train.init_from} ({cfg.model.imported}, imported whole)", flush=True)
     if not resume:  # only now, so that a start that fails (data, network, init_from) leaves no run behind
         run.path.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run.path / "config.toml")
@@ -625,7 +687,8 @@ def train(
             kept = f"the last good checkpoint is {last}" if last.exists() else "no epoch had finished yet"
             raise BlazePoseError(
                 f"[{phase}] the loss became {value} at epoch {epoch + 1}, step {step + 1}; training stopped and "
-                f"{kept}. Continue with a lower learning rate: --resume --set train.{phase}_lr=..."
+                f"{kept}. Continue with a lower learning rate: --resume --set "
+                f"train.{SETTINGS_OF.get(phase, phase)}_lr=..."
             )
         p = run.state["phases"][phase]
         p["done"] = True
