@@ -92,8 +92,8 @@ def ours(spec: str):
 
 
 def score(pipelines: dict, data_root: str) -> dict:
-    from blazepose.data.datasets import dataset_folder, load_split
     from blazepose.config import config_from_dict
+    from blazepose.data.datasets import dataset_folder, load_split
     from blazepose.evaluation.coco_eval import coco_part, evaluate_coco
     from blazepose.evaluation.evaluate import evaluate
     from blazepose.keypoints import LSP
@@ -129,7 +129,9 @@ def timing(pipelines: dict, paths: list[Path], rounds: int, reference: str) -> d
 
     images = [load_image(p)[0] for p in paths]
     run = {
-        name: (lambda im, p=p: p.people(im)) if isinstance(p, SolutionsPose) else (lambda im, p=p: p.predict_arrays([im]))
+        name: (lambda im, p=p: p.people(im))
+        if isinstance(p, SolutionsPose)
+        else (lambda im, p=p: p.predict_arrays([im]))
         for name, p in pipelines.items()
     }
     for fn in run.values():
@@ -143,9 +145,7 @@ def timing(pipelines: dict, paths: list[Path], rounds: int, reference: str) -> d
                 run[name](im)
             per_round[name].append((time.perf_counter() - start) / len(images))
     ref = np.array(per_round[reference])
-    return {
-        name: (1000 * statistics.median(t), statistics.median(np.array(t) / ref)) for name, t in per_round.items()
-    }
+    return {name: (1000 * statistics.median(t), statistics.median(np.array(t) / ref)) for name, t in per_round.items()}
 
 
 def swap(exported: Path, peer: Path, data_root: str, count: int = 20) -> None:
@@ -169,7 +169,8 @@ def swap(exported: Path, peer: Path, data_root: str, count: int = 20) -> None:
         "out = []\n"
         "for p in sys.argv[1:]:\n"
         "    r = pose.process(cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB))\n"
-        "    out.append(None if r.pose_landmarks is None else [[l.x, l.y, l.z, l.visibility] for l in r.pose_landmarks.landmark])\n"
+        "    lm = r.pose_landmarks\n"
+        "    out.append(None if lm is None else [[p.x, p.y, p.z, p.visibility] for p in lm.landmark])\n"
         "print(json.dumps({'package': mp.__file__, 'landmarks': out}))\n"
     )
     import json
@@ -207,9 +208,12 @@ def main() -> None:
         "--ours",
         action="append",
         metavar="NAME=WEIGHTS,DETECTOR",
-        help="one of our pipelines (repeatable); default: MediaPipe's imported Full + detector, and the packaged default",
+        help="one of our pipelines (repeatable); default: MediaPipe's imported Full + detector, and the packaged "
+        "default",
     )
-    parser.add_argument("--timing", type=int, default=40, help="coco_mini validation images timed per round (default 40)")
+    parser.add_argument(
+        "--timing", type=int, default=40, help="coco_mini validation images timed per round (default 40)"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds (default 5)")
     parser.add_argument("--swap", metavar="TFLITE", help="only check MediaPipe running this export in place of Full")
     args = parser.parse_args()
@@ -227,8 +231,8 @@ def main() -> None:
         name, _, weights = spec.rpartition("=")
         pipelines[name or weights] = ours(weights)
     rows = score(pipelines, args.data_root)
-    from blazepose.evaluation.coco_eval import coco_part
     from blazepose.data.datasets import dataset_folder
+    from blazepose.evaluation.coco_eval import coco_part
 
     folder = dataset_folder("coco", args.data_root)
     gt = coco_part(folder / "annotations" / "person_keypoints_train2017.json", "val")
