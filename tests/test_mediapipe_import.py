@@ -145,13 +145,13 @@ def test_ssd_anchors_and_decode_by_hand():
     regressors = np.zeros((2254, 12), np.float32)
     scores = np.full((2254, 1), -10.0, np.float32)
     k = 1568  # anchor centre (8, 8) in input pixels
-    # box 40 x 80 centred 10 px right of the anchor; hips 2 px below it; the body point 30 px to the right of the
-    # hips: radius 30, the person lying with the head to the right (rotation +90)
+    # face box 40 x 80 centred 10 px right of the anchor; hips 2 px below it; the body point 30 px to the right of
+    # the hips: radius 30, the person lying with the head to the right (rotation +90)
     regressors[k, :8] = [10, 0, 40, 80, 0, 2, 30, 2]
     scores[k] = 2.0
     (d,) = codec.decode({"regressors": regressors, "scores": scores}, min_score=0.5)
     assert d.score == pytest.approx(1 / (1 + math.exp(-2.0)))
-    assert d.box == pytest.approx((-2.0, -32.0, 38.0, 48.0))
+    assert d.box is None  # the detector's box is the face's: no person box
     a = d.alignment
     assert (a.cx, a.cy, a.radius, a.rotation) == pytest.approx((8.0, 10.0, 30.0, 90.0))
 

@@ -116,17 +116,20 @@ class Detection:
     """One detected person, in the pixels of the image the detector saw (or, after ``mapped``, another)."""
 
     score: float
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1
+    box: tuple[float, float, float, float] | None  # x0, y0, x1, y1; None: the detector gives no person box
     alignment: Alignment
 
     def mapped(self, m: np.ndarray) -> Detection:
         """Through a 2x3 affine made of a uniform scale and a shift (e.g. a letterbox undone)."""
         scale = float(m[0, 0])
-        x0, y0 = m[:, :2] @ self.box[:2] + m[:, 2]
-        x1, y1 = m[:, :2] @ self.box[2:] + m[:, 2]
+        box = None
+        if self.box is not None:
+            x0, y0 = m[:, :2] @ self.box[:2] + m[:, 2]
+            x1, y1 = m[:, :2] @ self.box[2:] + m[:, 2]
+            box = (float(x0), float(y0), float(x1), float(y1))
         cx, cy = m[:, :2] @ (self.alignment.cx, self.alignment.cy) + m[:, 2]
         a = Alignment(float(cx), float(cy), self.alignment.radius * scale, self.alignment.rotation)
-        return Detection(self.score, (float(x0), float(y0), float(x1), float(y1)), a)
+        return Detection(self.score, box, a)
 
 
 DETECTION_OUTPUTS = {"centre": 1, "offset": 2, "size": 1, "rotation": 2, "box": 4}

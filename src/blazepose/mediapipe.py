@@ -234,11 +234,13 @@ def ssd_anchors() -> np.ndarray:
 
 class SSDCodec:
     """The MediaPipe detector's outputs -> ``Detection``s in its input pixels, as ``DetectionCodec.decode`` gives
-    ours. Each anchor's 12 values are the box centre and size and 4 keypoints (x, y), in input pixels relative to
+    ours. Each anchor's 12 values are a box's centre and size and 4 keypoints (x, y), in input pixels relative to
     the anchor centre; keypoint 0 is mid-hips, keypoint 1 the point whose distance from it is the radius of the
     circle around the body and whose direction is the body's (MediaPipe's alignment points). The crop MediaPipe
-    takes is that circle x 1.25 (``alignment.ALIGN_MARGIN``). Overlapping boxes: OpenCV's NMS (MediaPipe's
-    pipeline blends them, its weighted NMS at IoU 0.3)."""
+    takes is that circle x 1.25 (``alignment.ALIGN_MARGIN``). The detector's box is the face's (BlazePose detects
+    the face as the person's proxy): overlapping detections are suppressed on it (OpenCV's NMS; MediaPipe's
+    pipeline blends them, its weighted NMS at IoU 0.3). It gives no box of the person (``Detection.box`` None): the
+    person's box is then that of its keypoints, as for MediaPipe's own pipeline."""
 
     input_size = DETECTOR_INPUT
 
@@ -252,7 +254,7 @@ class SSDCodec:
         score = _sigmoid(np.asarray(out["scores"], np.float32).reshape(NUM_ANCHORS))
         keep = np.nonzero(score >= min_score)[0]
         keep = keep[np.argsort(-score[keep])][:candidates]
-        found = []
+        found, faces = [], []
         for k in keep:
             a = self.anchors[k]
             cx, cy = raw[k, :2] + a
@@ -260,11 +262,10 @@ class SSDCodec:
             hips = raw[k, 4:6] + a
             top = raw[k, 6:8] + a
             radius = float(np.linalg.norm(top - hips))
-            box = (float(cx - w / 2), float(cy - h / 2), float(cx + w / 2), float(cy + h / 2))
+            faces.append([float(cx - w / 2), float(cy - h / 2), float(w), float(h)])
             rotation = upright_rotation(hips, top)
-            found.append(Detection(float(score[k]), box, Alignment(float(hips[0]), float(hips[1]), radius, rotation)))
+            found.append(Detection(float(score[k]), None, Alignment(float(hips[0]), float(hips[1]), radius, rotation)))
         if not found:
             return []
-        xywh = [[d.box[0], d.box[1], d.box[2] - d.box[0], d.box[3] - d.box[1]] for d in found]
-        kept = cv2.dnn.NMSBoxes(xywh, [d.score for d in found], min_score, iou)
+        kept = cv2.dnn.NMSBoxes(faces, [d.score for d in found], min_score, iou)
         return [found[k] for k in np.asarray(kept, int).reshape(-1)[:max_people]]
