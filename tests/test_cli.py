@@ -161,6 +161,8 @@ def test_a_command_needing_what_the_runtime_install_leaves_out_says_what_to_inst
     assert main(["info"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {module.split('.')[0]} is not installed") and expected in err
+    extra = expected.split("[")[1]
+    assert f"pip install -e '.[{extra}" in err  # what a checkout of the source needs
 
 
 def test_a_missing_module_that_is_a_bug_keeps_its_traceback(monkeypatch):

@@ -91,3 +91,15 @@ def test_matched_people_recall_and_pck_by_hand():
     assert report["recall"] == 1.0 and report["people"] == 1
     person.box = (200.0, 200.0, 260.0, 290.0)  # no overlap: missed
     assert matched_people(gt, {7: [person]}, LSP)["recall"] == 0.0
+
+
+def test_evaluate_coco_limit_takes_the_first_images_only(data_root, tmp_path, capsys):
+    import json
+
+    from blazepose.cli import main
+
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--dataset", "coco", "--limit", "5", "--output-dir", str(out), "--quiet"]
+    assert main([*argv, "--data-root", str(data_root), "--detector", "none"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["images"] == 5 and len(report["matched"]["per_image"]) == 5

@@ -1,6 +1,7 @@
 """Predictor geometry (with a stand-in network), predict/evaluate on a real smoke-trained model."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -185,12 +186,12 @@ def test_output_problems_are_found_before_any_work(tmp_path, capsys):
     Image.new("RGB", (64, 64)).save(img)
     (tmp_path / "folder").mkdir()
     (tmp_path / "file").write_text("x")
-    (tmp_path / "busy.json.lock").write_text("123")
+    (tmp_path / "busy.json.lock").write_text(str(os.getppid()))  # a live process holds it
     cases = [
         (["--output", str(tmp_path / "folder")], "is a folder"),
         (["--output", str(tmp_path / "file" / "p.json")], "is a file, not a folder"),
         (["--draw", str(tmp_path / "file")], "is a file; expected a folder"),
-        (["--output", str(tmp_path / "busy.json")], "another blazepose run is writing"),
+        (["--output", str(tmp_path / "busy.json")], f"another blazepose run (process {os.getppid()}) is writing"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
     ]
     for extra, words in cases:

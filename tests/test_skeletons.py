@@ -147,3 +147,18 @@ def test_a_dataset_of_other_joints_is_refused_with_both_lists(data_root, tmp_pat
     err = capsys.readouterr().err
     assert "skeleton 'lsp' (right_ankle" in err and "the model's skeleton 'coco' has nose" in err
     assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("parts", [{}, {"Hands": 0.5, "Body": 0.25}])
+def test_report_table_rows_have_as_many_cells_as_its_header(parts):
+    from blazepose.evaluation.evaluate import format_table
+
+    report = {
+        "pck@0.2": {"per_part": parts, "mean": 0.4, "valid": 10, "excluded": 0, "per_joint": {"head": 0.4}},
+        "images": 2, "crop": "whole image", "passes": 2, "auc@0.2": 0.3, "mean_pixel_error": 3.0,
+        "unreadable_images": [], "images_per_second": 5.0, "normalizer": "keypoints' box diagonal",
+    }  # fmt: skip
+    table = [line for line in format_table(report).splitlines() if line.startswith("| ") or line.startswith("|-")]
+    header, rule, pck = table[:3]
+    assert header.count("|") == rule.count("|") == pck.count("|") == len(parts) + 3
+    assert pck.endswith("| **40.0** |")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,6 +40,7 @@ from blazepose.mediapipe import (
     locate,
     scale_input,
 )
+from blazepose.outputs import atomic_write
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
@@ -133,25 +133,6 @@ def npz_kind(path: str | Path, what: str = "weights file") -> str:
     except Exception as exc:  # zipfile.BadZipFile and friends, for a damaged file
         raise BlazePoseError(f"{what} {path} is damaged ({type(exc).__name__}: {exc})") from None
     raise BlazePoseError(f"{what} {path} is neither exported BlazePose weights nor a training checkpoint")
-
-
-def atomic_write(path: str | Path, write) -> Path:
-    """Call write(file_object) on a temporary file beside `path`, then move it into place. An existing
-    `path` that is not a regular file (/dev/null, /dev/stdout, a named pipe) is written to directly: replacing
-    it would put a plain file where the device or pipe was."""
-    path = Path(path)
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, "wb") as f:
-            write(f)
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
 
 
 def write_exported(model, path: Path, dtype) -> None:
@@ -254,24 +235,36 @@ def _landmark_output(out: dict) -> LandmarkOutput:
     return LandmarkOutput(out["joints"], out["visibility"], presence, orientation)
 
 
+def check_finite(out, source) -> None:
+    """Every output array finite: a damaged model gives NaN or infinity, which must not read as "nobody here"."""
+    arrays = out.values() if isinstance(out, dict) else (a for a in out if a is not None)
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise BlazePoseError(
+                f"{source} gave outputs that are not finite numbers (NaN or infinity): the model file is damaged, "
+                "or its weights diverged in training"
+            )
+
+
 class KerasRunner:
     """A Keras model run on batches: landmark models give a ``LandmarkOutput``, detectors the dict of their
     maps (decoded by ``detection_codec``: MediaPipe's SSD decode for an imported detector, else the pipeline's
     own)."""
 
-    def __init__(self, model, cfg: Config):
-        self.model, self.cfg = model, cfg
+    def __init__(self, model, cfg: Config, source: str | Path = "the Keras model"):
+        self.model, self.cfg, self.source = model, cfg, source
         self.input_size = int(model.input.shape[1])
         self.detector = cfg.task == "detector"
         self.num_joints = 0 if self.detector else int(model.output["joints"].shape[1])
         self.detection_codec = SSDCodec() if self.detector and cfg.model.imported else None
 
     def __call__(self, batch: np.ndarray):
-        out = self.model.predict_on_batch(batch.astype(np.float32))
+        out = {k: np.asarray(v) for k, v in self.model.predict_on_batch(batch.astype(np.float32)).items()}
+        check_finite(out, self.source)
         if self.detector:
-            return {k: np.asarray(v) for k, v in out.items()}
-        joints = np.asarray(out["joints"])
-        vis = np.asarray(out["visibility"]) if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
+            return out
+        joints = out["joints"]
+        vis = out["visibility"] if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
         return _landmark_output({**out, "joints": joints[..., :2], "visibility": vis})
 
 
@@ -293,10 +286,10 @@ def check_fixed_decode(path: str | Path, cfg: Config, decode: str | None) -> Non
 def _keras_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
     net = load_network(path, task=cfg.task)
     if cfg.task == "detector" or cfg.model.imported:  # an imported network outputs what inference needs
-        return KerasRunner(net, cfg)
+        return KerasRunner(net, cfg, path)
     from blazepose.models.blazepose import inference_model_for
 
-    return KerasRunner(inference_model_for(net, cfg, decode), cfg)
+    return KerasRunner(inference_model_for(net, cfg, decode), cfg, path)
 
 
 def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
@@ -308,15 +301,15 @@ def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
     if kind == "checkpoint":
         load_checkpoint(path, net)
         if cfg.task == "detector":
-            return KerasRunner(net, cfg)
+            return KerasRunner(net, cfg, path)
         from blazepose.models.blazepose import inference_model_for
 
-        return KerasRunner(inference_model_for(net, cfg, decode), cfg)
+        return KerasRunner(inference_model_for(net, cfg, decode), cfg, path)
     check_fixed_decode(path, cfg, decode)
     if cfg.task == "detector":
         assign_exported(path, net)
-        return KerasRunner(net, cfg)
-    return KerasRunner(load_exported_weights(path, net, cfg), cfg)
+        return KerasRunner(net, cfg, path)
+    return KerasRunner(load_exported_weights(path, net, cfg), cfg, path)
 
 
 class TFLiteRunner:
@@ -324,6 +317,7 @@ class TFLiteRunner:
 
     def __init__(self, path: Path, cfg: Config, decode: str | None = None, num_threads: int | None = None):
         check_fixed_decode(path, cfg, decode)
+        self.path = path
         interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
         try:
             with native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
@@ -366,6 +360,7 @@ class TFLiteRunner:
             self.interpreter.invoke()
             results.append({name: self.interpreter.get_tensor(index)[0] for name, index in self.outputs.items()})
         stacked = {name: np.stack([r[name] for r in results]) for name in self.outputs}
+        check_finite(stacked, self.path)
         if self.detector:
             return stacked
         if self.imported:
@@ -400,6 +395,7 @@ class OnnxRunner:
 
     def __init__(self, path: Path, cfg: Config, decode: str | None = None):
         check_fixed_decode(path, cfg, decode)
+        self.path = path
         ort = require("onnxruntime", "onnxruntime")
         try:
             self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -417,6 +413,7 @@ class OnnxRunner:
     def __call__(self, batch: np.ndarray):
         values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
         out = dict(zip(self.names, values, strict=True))
+        check_finite(out, self.path)
         return out if self.detector else _landmark_output(out)
 
 

@@ -7,7 +7,6 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from pathlib import Path
@@ -175,66 +174,23 @@ def _predictor(args: argparse.Namespace, batch_size: int, **kw):
     )
 
 
-def _check_output_file(path: str | None, what: str) -> None:
-    """Before any work: `path` can be written (not a folder, its folder creatable and writable)."""
-    if not path:
-        return
-    p = Path(path)
-    if p.is_dir():
-        raise BlazePoseError(f"{what} {p} is a folder; expected a file name")
-    parent = p.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise BlazePoseError(f"{what} {p}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise BlazePoseError(f"{what} {p} cannot be written (no permission)")
-
-
-@contextlib.contextmanager
-def _output_lock(path: str | None):
-    """Hold `path`.lock (created exclusively) while a run writes `path`: a second run aimed at the same file
-    is refused at its start instead of silently replacing the first one's result."""
-    if not path or (Path(path).exists() and not Path(path).is_file()):  # no lock beside /dev/null or a pipe
-        yield
-        return
-    lock = Path(f"{path}.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise BlazePoseError(
-            f"another blazepose run is writing {path} ({lock} exists; delete it if no run is)"
-        ) from None
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _check_output_dir(path: str | None, what: str) -> None:
-    if not path:
-        return
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise BlazePoseError(f"{what} {p} is a file; expected a folder")
-    _check_output_file(str(p / "x"), what)
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
     """Checks first (batch size, output paths, images), then the run, holding a lock on --output."""
+    from blazepose import outputs
     from blazepose.data.images import list_images
 
     if args.batch_size < 1:
         raise BlazePoseError(f"--batch-size must be at least 1, got {args.batch_size}")
-    _check_output_file(args.output, "--output")
-    _check_output_dir(args.draw, "--draw")
     paths = list_images(args.paths)
+    outputs.check_file(args.output, "--output", [*args.paths, *paths])
+    outputs.check_folder(args.draw, "--draw", args.paths)
+    if args.draw and args.output and Path(args.output).resolve().parent == Path(args.draw).resolve():
+        names = {f"{Path(p).stem}.png" for p in paths}
+        if Path(args.output).name in names:
+            raise BlazePoseError(f"--output {args.output} would be overwritten by a drawing in --draw {args.draw}")
     if not paths:
         raise BlazePoseError(f"no images found in {', '.join(args.paths)}")
-    with _output_lock(args.output):
+    with outputs.lock(args.output):
         return _predict(args, paths)
 
 
@@ -269,7 +225,7 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
     )
     text = json.dumps(payload, indent=1)
     if args.output:
-        from blazepose.artifacts import atomic_write
+        from blazepose.outputs import atomic_write
 
         atomic_write(args.output, lambda f: f.write(text.encode()))
     else:
@@ -285,13 +241,14 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from blazepose import outputs
     from blazepose.config import load_config
     from blazepose.data.custom import FILE as CUSTOM_FILE
     from blazepose.data.datasets import dataset_folder, dataset_skeleton, load_split
     from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
 
     other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
-    _check_output_dir(args.output_dir, "--output-dir")
+    outputs.check_folder(args.output_dir, "--output-dir", [args.dataset] if Path(args.dataset).is_dir() else [])
     overrides = [f"data.root={args.data_root}"] if args.data_root else []
     custom = args.dataset not in ("lsp", "lspet", "coco") and (Path(args.dataset) / CUSTOM_FILE).is_file()
     if args.dataset not in ("lsp", "lspet") and not custom:
@@ -344,14 +301,14 @@ def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
     images = next((d for d in (folder / jsons[0].stem.split("_")[-1], folder / "images") if d.is_dir()), folder)
     part = {"test": "all", "val": "val", "all": "all", None: "val"}[args.split]
     predictor = _predictor(args, args.batch_size, max_people=args.max_people)
-    report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet)
+    report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet, limit=args.limit)
     report["weights"] = str(args.weights or "default")
     report["detector"] = str(args.detector)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    from blazepose.outputs import atomic_write
+
+    out = atomic_write(Path(args.output_dir) / "report.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
     print(format_coco(report, f"{report['weights']} on {folder.name} ({part})"))
-    print(f"\nwrote {out}/report.json")
+    print(f"\nwrote {out}")
     return 0
 
 
@@ -363,25 +320,38 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise BlazePoseError("give a video file or --camera N (one of the two)")
     if not (args.output or args.json or args.show):
         raise BlazePoseError("nothing to do: pass --output VIDEO, --json FILE and/or --show")
+    from blazepose import outputs
+
     open_source(args.source if args.source is not None else args.camera).release()  # fail before loading a model
-    _check_output_file(args.output, "--output")
-    _check_output_file(args.json, "--json")
+    sources = [args.source] if args.source is not None else []
+    outputs.check_file(args.output, "--output", sources)
+    outputs.check_file(args.json, "--json", sources + ([args.output] if args.output else []))
     predictor = _predictor(args, batch_size=1, max_people=1)
     tracker = PoseTracker(predictor, smooth=not args.no_smooth)
     source = args.source if args.source is not None else args.camera
-    frames = run_video(
-        tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet, args.joint_threshold
-    )
+    with outputs.lock(args.output), outputs.lock(args.json):
+        frames = run_video(
+            tracker, source, args.output, args.json, args.show, args.max_frames, not args.quiet, args.joint_threshold
+        )
     written = ", ".join(str(p) for p in (args.output, args.json) if p)
     print(f"tracked {frames} frame(s)" + (f"; wrote {written}" if written else ""), file=sys.stderr)
     return 0 if frames else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from blazepose import outputs
+
+    with outputs.lock(args.output):
+        return _export(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from blazepose import outputs
     from blazepose.artifacts import resolve_weights
     from blazepose.export import export_model, meta_path
 
     weights = resolve_weights(args.weights, trainable=True)
+    outputs.check_file(args.output, "--output", [weights])
     if args.mediapipe:
         from blazepose.export import export_mediapipe
 
@@ -458,8 +428,8 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
         "--flip",
         action="store_true",
         help="also run the mirrored crop and fuse the two per joint: averaged where they agree, else the "
-        "higher-scoring one (twice the compute; with the packaged models +0.6 points on the LSP test half for Full, "
-        "+1.4 for Lite)",
+        "higher-scoring one (twice the compute; with the packaged models, whole image in, +0.5 points on the LSP "
+        "test half for Full, +1.4 for Lite)",
     )
     parser.add_argument(
         "--no-turn",
@@ -577,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = commands.add_parser(
         "train",
-        help="two-phase training (heatmap, then regression [, fine-tune]) with validation-based selection",
+        help="train a landmark model (its phases in order: heatmap, regression, fine-tune, presence; or an imported "
+        "MediaPipe graph whole) or the person detector, each epoch chosen on validation; --resume continues",
         description="Phase 1 trains the backbone and heatmap head, phase 2 the regression head from the best "
         "phase-1 epoch (chosen on the validation split), an optional phase 3 fine-tunes everything. "
         "Checkpoints, logs and curves go to the run directory; --resume continues an interrupted run.",
@@ -684,7 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = commands.add_parser(
         "export",
-        help="export the joints-only model to TFLite or ONNX, checked against Keras",
+        help="export the inference model (keypoints, scores, presence) to TFLite, ONNX or .npz, checked against "
+        "Keras; --mediapipe writes an imported MediaPipe model back with its original signature",
         description="Export the inference model (without the branch that --decode does not use) and check it "
         "against the Keras model on real validation crops; fails when keypoints differ by more than the limit "
         "for the quantization. int8 calibrates on real training crops. The resolved config goes beside the file "

@@ -30,7 +30,6 @@ TRAINING_PACKAGES = {
     "keras": ("cpu", "training, export and Keras models"),
     "tensorboard": ("cpu", "training"),
     "matplotlib": ("cpu", "training curves"),
-    "scipy": ("cpu", "reading LSP / LSPet joints.mat"),
     "tf2onnx": ("export", "ONNX export"),
     "onnx": ("export", "ONNX export"),
     "onnxruntime": ("export", "ONNX models"),
@@ -43,10 +42,11 @@ def missing_package_message(name: str) -> str | None:
     if name not in TRAINING_PACKAGES:
         return None
     extra, what = TRAINING_PACKAGES[name]
-    gpu = " (with an NVIDIA GPU: 'blazepose[gpu]')" if extra == "cpu" else ""
+    gpu = " (with an NVIDIA GPU: [gpu] instead of [cpu])" if extra == "cpu" else ""
     return (
         f"{name} is not installed (needed for {what}); the runtime install (pip install blazepose) runs .tflite "
-        f"models only: pip install 'blazepose[{extra}]'{gpu}, or pip install {name}"
+        f"models only: pip install 'blazepose[{extra}]', or in a checkout of the source pip install -e '.[{extra}]'"
+        f"{gpu}"
     )
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from blazepose._quiet import import_tensorflow, native_stderr_silenced
-from blazepose.artifacts import KerasRunner, atomic_write, config_beside, load_runner, require, write_exported
+from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
 from blazepose.config import Config, dumps_config, portable_config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import skeleton_of
+from blazepose.outputs import atomic_write
 
 FORMATS = ("tflite", "onnx", "npz")  # npz: the inference weights alone (float32 or float16), with the config
 QUANTIZE = ("none", "float16", "int8")

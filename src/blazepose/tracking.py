@@ -93,8 +93,9 @@ class PoseTracker:
             return pred
         person = pred.people[0]
         pred.people = [person]
-        if not self.present(person):
+        if not self.present(person):  # the track is lost: nobody on this frame, the detector on the next
             self.reset()
+            pred.people = []
             return pred
         # The next crop follows the raw keypoints (smoothing would make the crop lag behind the person).
         self.roi = self.predictor.recrop(person.keypoints, frame, rotation=None)

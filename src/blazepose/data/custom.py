@@ -31,7 +31,7 @@ def _read(folder: Path) -> dict:
     path = folder / FILE
     data = read_json(path, "the custom annotations file")
     if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
-        raise BlazePoseError(f"{path}: expected an object with a 'samples' list (see blazepose/data/custom.py)")
+        raise BlazePoseError(f"{path}: expected an object with a 'samples' list (the format: docs/own_data.md)")
     return data
 
 

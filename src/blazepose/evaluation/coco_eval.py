@@ -199,10 +199,15 @@ def paired_ap_interval(
 
 
 def evaluate_coco(
-    predictor, annotations: str | Path, images: str | Path, part: str = "val", progress: bool = True
+    predictor, annotations: str | Path, images: str | Path, part: str = "val", progress: bool = True, limit: int = 0
 ) -> tuple[dict, dict]:
-    """The predictor over a COCO folder's `part`; returns (report, predictions by image id)."""
+    """The predictor over a COCO folder's `part` (its first `limit` images; 0: all); returns (report, predictions
+    by image id)."""
     gt = coco_part(annotations, part)
+    if limit:
+        kept = gt["images"][:limit]
+        ids = {im["id"] for im in kept}
+        gt = {**gt, "images": kept, "annotations": [a for a in gt["annotations"] if a["image_id"] in ids]}
     paths = [Path(images) / im["file_name"] for im in gt["images"]]
     predictions, unreadable = {}, []
     for im, (_, result) in zip(gt["images"], predictor.predict_files(paths, progress=progress), strict=True):

@@ -30,6 +30,7 @@ from blazepose.evaluation.functional import (
     torso_size,
 )
 from blazepose.keypoints import LSP, Skeleton, check_mappable, map_keypoints
+from blazepose.outputs import atomic_write
 
 THRESHOLDS = np.linspace(0.0, 0.2, 21)
 
@@ -165,14 +166,16 @@ def format_table(report: dict, title: str = "") -> str:
             f"{report.get('whole_image_people', 0)}"
         )
     lines.append("")
-    lines.append("| " + " | ".join(["Part", *p["per_part"], "Mean"]) + " |")
-    lines.append("|" + "---|" * (len(p["per_part"]) + 2))
-    parts = [f"{100 * v:.1f}" for v in p["per_part"].values()]
-    lines.append("| PCK@0.2 | " + " | ".join(parts) + f" | **{100 * p['mean']:.1f}** |")
+
+    def row(cells) -> str:  # one markdown table row, whatever the number of parts (a skeleton may have none)
+        return "| " + " | ".join(cells) + " |"
+
+    lines.append(row(["Part", *p["per_part"], "Mean"]))
+    lines.append(row(["---"] * (len(p["per_part"]) + 2)))
+    lines.append(row(["PCK@0.2", *(f"{100 * v:.1f}" for v in p["per_part"].values()), f"**{100 * p['mean']:.1f}**"]))
     ph = report.get("pckh@0.5")
     if ph:
-        parts_h = " | ".join(f"{100 * v:.1f}" for v in ph["per_part"].values())
-        lines.append(f"| PCKh@0.5 | {parts_h} | {100 * ph['mean']:.1f} |")
+        lines.append(row(["PCKh@0.5", *(f"{100 * v:.1f}" for v in ph["per_part"].values()), f"{100 * ph['mean']:.1f}"]))
     lines.append("")
     lines.append(f"- PCK@0.2 mean: {100 * p['mean']:.1f} % ({p['valid']} joints scored, {p['excluded']} excluded)")
     if report.get("normalizer", "left_shoulder-right_hip") != "left_shoulder-right_hip":
@@ -231,7 +234,7 @@ def plot_curve(report: dict, path: str | Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
     return Path(path)
 
@@ -250,9 +253,9 @@ def _jsonable(value):
 def write_report(report: dict, out_dir: str | Path, title: str = "") -> list[Path]:
     """report.json, report.md and (with matplotlib) pck_curve.png in `out_dir`; returns the files written."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
-    (out / "report.md").write_text(format_table(report, title) + "\n")
+    text = json.dumps(_jsonable(report), indent=1, allow_nan=False)
+    atomic_write(out / "report.json", lambda f: f.write(text.encode()))
+    atomic_write(out / "report.md", lambda f: f.write((format_table(report, title) + "\n").encode()))
     curve = plot_curve(report, out / "pck_curve.png")
     return [out / "report.json", out / "report.md"] + ([curve] if curve else [])
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from blazepose.artifacts import atomic_write
 from blazepose.errors import BlazePoseError
+from blazepose.outputs import atomic_write
 
 SUB_MODELS = ("backbone", "heatmap_head", "regression_head")  # the landmark network's, in this order
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from blazepose import outputs
 from blazepose.artifacts import (
     build_network,
     config_beside,
@@ -45,8 +46,8 @@ from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
 from blazepose.errors import BlazePoseError
 from blazepose.evaluation.functional import pck, torso_size
 from blazepose.keypoints import skeleton_of
+from blazepose.outputs import atomic_write
 from blazepose.training.checkpoint import (
-    atomic_write,
     fits,
     load_checkpoint,
     matching_sub_models,
@@ -557,6 +558,12 @@ def train(
         run = Run(run.path / "workers" / f"worker{worker}")
         if resume:
             _check_resumable(run.path)
+    # <run>.lock for the whole run: a second run into the folder is refused, a stale lock taken over
+    with outputs.lock(run.path, "training into"):
+        return _train(cfg, run, strategy, resume, verbose, overrides)
+
+
+def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, overrides: tuple[str, ...]) -> dict:
     run.key, run.label = VALIDATION[cfg.task]
     if resume:
         _check_sets(cfg)
