@@ -140,9 +140,34 @@ def test_download_rejects_wrong_checksums(tmp_path, capsys):
     assert main(["data", "download", "lsp", "--dest", str(dest), "--url", archive.as_uri(), "--sha256", "0" * 64]) == 2
     assert "does not match" in capsys.readouterr().err
     assert list(dest.iterdir()) == []  # nothing half-downloaded left behind
-    # Right archive, but its joints.mat is not the person-centric file the project expects.
+    # Right archive, but its joints.mat is not the person-centric file the project expects: the data already there
+    # is untouched, nothing of the rejected download is left
+    (dest / "lsp").mkdir()
+    (dest / "lsp" / "joints.mat").write_bytes(b"the old data")
     assert main(["data", "download", "lsp", "--dest", str(dest), "--url", archive.as_uri()]) == 2
     assert "person-centric" in capsys.readouterr().err
+    assert sorted(p.name for p in dest.iterdir()) == ["lsp"]
+    assert (dest / "lsp" / "joints.mat").read_bytes() == b"the old data"
+    # a damaged archive: likewise
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(archive.read_bytes()[: len(archive.read_bytes()) // 2])
+    assert main(["data", "download", "lsp", "--dest", str(dest), "--url", damaged.as_uri()]) == 2
+    assert "not a valid zip archive" in capsys.readouterr().err
+    assert sorted(p.name for p in dest.iterdir()) == ["lsp"]
+    assert (dest / "lsp" / "joints.mat").read_bytes() == b"the old data"
+
+
+def test_download_refuses_an_archive_beyond_the_bounds(tmp_path, capsys, monkeypatch):
+    import blazepose.data.download as download
+
+    archive, _ = _fake_archive(tmp_path)
+    monkeypatch.setattr(download, "MAX_UNPACKED_BYTES", 10)
+    assert main(["data", "download", "lsp", "--dest", str(tmp_path / "d"), "--url", archive.as_uri()]) == 2
+    assert "is refused" in capsys.readouterr().err
+    monkeypatch.setattr(download, "MAX_MEMBERS", 1)
+    assert main(["data", "download", "lsp", "--dest", str(tmp_path / "d"), "--url", archive.as_uri()]) == 2
+    assert "is not a dataset here" in capsys.readouterr().err
+    assert list((tmp_path / "d").iterdir()) == []
 
 
 def test_download_unreachable_url(tmp_path, capsys):

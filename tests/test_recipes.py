@@ -54,6 +54,28 @@ def test_a_config_naming_a_model_the_recipe_does_not_provide_is_refused(tmp_path
         plan(str(_recipe(tmp_path, text)), tmp_path / "runs", REPO)
 
 
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[[stage]]\nname = ".."\nconfig = "configs/smoke.toml"\n', "stage name '..' must be a plain name"),
+        ('[[stage]]\nname = "a/b"\nconfig = "configs/smoke.toml"\n', "must be a plain name"),
+        (
+            '[[stage]]\nname = "a"\nconfig = "configs/smoke.toml"\n[[stage]]\nname = "e"\nexport = "a"\n'
+            'file = "../../x.npz"\n',
+            "export file '../../x.npz' must be a plain name",
+        ),
+        (
+            '[[stage]]\nname = "a"\nconfig = "configs/smoke.toml"\n[[stage]]\nname = "e"\nexport = "a"\n'
+            'file = "/tmp/x.npz"\n',
+            "export file '/tmp/x.npz' must be a plain name",
+        ),
+    ],
+)
+def test_a_recipe_cannot_write_outside_the_runs_folder(tmp_path, text, words):
+    with pytest.raises(BlazePoseError, match=words.replace("(", r"\(").replace(".", r"\.")):
+        plan(str(_recipe(tmp_path, text)), tmp_path / "runs", REPO)
+
+
 def test_reproduce_skips_finished_stages_resumes_interrupted_ones_and_averages_and_exports(smoke_run, tmp_path):
     text = '[[stage]]\nname = "a"\nconfig = "configs/smoke.toml"\n'
     text += '[[stage]]\nname = "b"\nconfig = "configs/smoke.toml"\ninit_from = "a"\n'

@@ -4,18 +4,22 @@ A recipe is a TOML file in ``configs/recipes/``. Its stages run in order; each o
 
     train    config = "configs/x.toml", optionally init_from / distill_from = another stage, set = ["k=v", ...]
     average  average = [stage, stage, ...]  (a model soup: ``training.average``)
-    export   export = stage, quantize = "float16", decode = "heatmap"  (``blazepose export --format npz``)
+    export   export = stage, quantize = "float16", decode = "heatmap"  (``blazepose export --format npz``);
+             with mediapipe = true: ``export --format tflite --mediapipe`` (a model trained from MediaPipe's)
 
 A stage is named by ``name``; another stage is referred to by its name (an earlier stage of this recipe) or as
 ``recipe/stage`` (a stage of another recipe, which then runs first). Whatever a stage's config names as
 ``train.init_from`` or ``loss.distill_from`` is replaced by the recipe's own input (or must be a file in the
-repository), so a recipe needs nothing outside the repository and the datasets. Outputs go to
-``<runs>/<recipe>/<stage>/``; a stage whose result exists is skipped, a training stage whose run directory
-exists without a result is resumed, so an interrupted reproduction continues where it stopped.
+repository, or MediaPipe's released models by name, ``mediapipe.py``), so a recipe needs nothing outside the
+repository, the datasets and those. Outputs go to ``<runs>/<recipe>/<stage>/``: stage names and export file
+names are plain names, and every path a recipe writes is checked to lie inside the runs folder. A stage whose
+result exists is skipped, a training stage whose run directory exists without a result is resumed, so an
+interrupted reproduction continues where it stopped.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from blazepose.errors import BlazePoseError
+from blazepose.mediapipe import is_mediapipe_name
 
 RECIPES = Path("configs") / "recipes"
 # Config keys whose value is a model file: a recipe gives them from its stages.
@@ -41,6 +46,24 @@ class Step:
 
     def done(self) -> bool:
         return self.output.is_file()
+
+
+PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _plain(value, what: str, path: Path) -> str:
+    """A stage or file name: letters, digits, '_', '.', '-', not starting with '.' (no '/', no '..')."""
+    if not isinstance(value, str) or not PLAIN.fullmatch(value):
+        raise BlazePoseError(
+            f"{path}: {what} {value!r} must be a plain name (letters, digits, '_', '.', '-'; no folders)"
+        )
+    return value
+
+
+def _inside(output: Path, runs: Path, path: Path) -> Path:
+    if not output.resolve().is_relative_to(runs.resolve()):
+        raise BlazePoseError(f"{path}: {output} lies outside the runs folder {runs}")
+    return output
 
 
 def recipe_path(name: str, root: Path = Path(".")) -> Path:
@@ -100,10 +123,10 @@ def plan(name: str, runs: Path, root: Path = Path("."), _seen: dict | None = Non
         return found
 
     for stage in data["stage"]:
-        sname = stage.get("name")
-        if not isinstance(sname, str) or not sname or "/" in sname or sname in seen[name]:
-            raise BlazePoseError(f"{path}: every stage needs a unique name without '/', got {sname!r}")
-        out_dir = runs / name / sname
+        sname = _plain(stage.get("name"), "stage name", path)
+        if sname in seen[name]:
+            raise BlazePoseError(f"{path}: every stage needs a unique name; {sname!r} is used twice")
+        out_dir = _inside(runs / _plain(name, "recipe name", path) / sname, runs, path)
         if "config" in stage:
             config = root / stage["config"]
             if not config.is_file():
@@ -119,7 +142,7 @@ def plan(name: str, runs: Path, root: Path = Path("."), _seen: dict | None = Non
             for key, setting in MODEL_INPUTS.items():
                 section, attr = setting.split(".")
                 value = getattr(getattr(cfg, section), attr)
-                if key not in stage and value and not (root / value).is_file():
+                if key not in stage and value and not (root / value).is_file() and not is_mediapipe_name(value):
                     raise BlazePoseError(
                         f"{path}: stage {sname!r}'s config sets {setting} = {value!r}, which the recipe does not "
                         f"provide; give the stage {key} = <an earlier stage>"
@@ -134,8 +157,12 @@ def plan(name: str, runs: Path, root: Path = Path("."), _seen: dict | None = Non
             step = Step(name, sname, "average", output, command, [s.output for s in sources])
         elif "export" in stage:
             source = ref(stage, stage["export"])
-            output = out_dir / stage.get("file", f"{name}.npz")
-            command = [*cli, "export", "--weights", str(source.output), "--format", "npz", "--output", str(output)]
+            mediapipe = bool(stage.get("mediapipe", False))
+            default = f"{name}.tflite" if mediapipe else f"{name}.npz"
+            output = _inside(out_dir / _plain(stage.get("file", default), "export file", path), runs, path)
+            fmt = "tflite" if mediapipe else "npz"
+            command = [*cli, "export", "--weights", str(source.output), "--format", fmt, "--output", str(output)]
+            command += ["--mediapipe"] if mediapipe else []
             command += ["--quantize", stage.get("quantize", "float16")]
             if "decode" in stage:
                 command += ["--decode", stage["decode"]]

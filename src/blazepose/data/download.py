@@ -76,12 +76,28 @@ def fetch(url: str, target: Path, expected_sha256: str | None, progress: bool = 
     return target
 
 
-def _unpack(archive: Path, folder: Path) -> None:
-    """Unzip into `folder`, flattening a single top-level directory; refuses paths leaving the folder."""
-    staging = folder.with_name(folder.name + ".unpacking")
+# Bounds on an archive's contents (LSPet: about 10 000 images, under 1 GB unpacked): a zip bomb or the wrong
+# file is refused before anything is written.
+MAX_MEMBERS = 50_000
+MAX_UNPACKED_BYTES = 8 << 30
+
+
+def _unpack(archive: Path, staging: Path) -> Path:
+    """Unzip into the fresh folder `staging`; returns the dataset's folder inside it (a single top-level
+    directory is the dataset). Refuses paths leaving the folder, more than MAX_MEMBERS members or
+    MAX_UNPACKED_BYTES unpacked."""
     shutil.rmtree(staging, ignore_errors=True)
     try:
         with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise BlazePoseError(f"{archive} holds {len(infos)} files; more than {MAX_MEMBERS} is not a dataset here")
+            total = sum(i.file_size for i in infos)
+            if total > MAX_UNPACKED_BYTES:
+                raise BlazePoseError(
+                    f"{archive} would unpack to {total / 1e9:.1f} GB; more than {MAX_UNPACKED_BYTES / 1e9:.1f} GB is "
+                    "refused"
+                )
             for member in zf.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
                     raise BlazePoseError(f"{archive}: unsafe path {member!r} in the archive")
@@ -89,12 +105,11 @@ def _unpack(archive: Path, folder: Path) -> None:
     except zipfile.BadZipFile as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise BlazePoseError(f"{archive} is not a valid zip archive: {exc}") from None
+    except BlazePoseError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     entries = [p for p in staging.iterdir() if not p.name.startswith("__MACOSX")]
-    root = entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
-    if folder.exists():
-        shutil.rmtree(folder)
-    root.replace(folder)
-    shutil.rmtree(staging, ignore_errors=True)
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else staging
 
 
 def download_dataset(
@@ -105,24 +120,37 @@ def download_dataset(
     joints_sha256: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Download and unpack dataset `name` into ``<dest>/<folder>``; returns that folder."""
+    """Download and unpack dataset `name` into ``<dest>/<folder>``; returns that folder. The archive is checked
+    (sha256 where known), unpacked into a temporary folder beside, its joints.mat checked, and only then swapped
+    in for the old folder: on any failure the old data is untouched and nothing of the new is left."""
     if name not in ARCHIVES:
         raise BlazePoseError(f"no download known for {name!r}; known: {', '.join(ARCHIVES)}")
     spec = ARCHIVES[name]
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    archive = fetch(url or spec.url, dest / f"{name}.zip", sha256 or spec.archive_sha256, progress)
+    archive = fetch(url or spec.url, dest / f".{name}.zip", sha256 or spec.archive_sha256, progress)
     folder = dest / spec.folder
-    _unpack(archive, folder)
-    archive.unlink()
-    joints = folder / "joints.mat"
-    expected = joints_sha256 or spec.joints_sha256
-    if not joints.is_file():
-        raise BlazePoseError(f"{archive.name} held no joints.mat at its top level (unpacked into {folder})")
-    digest = sha256_file(joints)
-    if digest != expected:
-        raise BlazePoseError(
-            f"{joints}: sha256 {digest} differs from the person-centric annotations this project expects "
-            f"({expected}); check the archive's left/right convention before training on it"
-        )
+    staging = dest / f".{spec.folder}.unpacking"
+    try:
+        unpacked = _unpack(archive, staging)
+        joints = unpacked / "joints.mat"
+        expected = joints_sha256 or spec.joints_sha256
+        if not joints.is_file():
+            raise BlazePoseError(f"the archive from {url or spec.url} held no joints.mat at its top level")
+        digest = sha256_file(joints)
+        if digest != expected:
+            raise BlazePoseError(
+                f"the archive's joints.mat has sha256 {digest}, not that of the person-centric annotations this "
+                f"project expects ({expected}); check its left/right convention before training on it (nothing "
+                "was changed)"
+            )
+        old = dest / f".{spec.folder}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.replace(old)
+        unpacked.replace(folder)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        archive.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     return folder
