@@ -136,3 +136,32 @@ def test_a_bad_value_leaves_no_run_directory(tmp_path, capsys):
 
     assert main(["train", "--set", "data.batch_size=0", "--run-dir", str(tmp_path / "run")]) == 2
     assert "data.batch_size = 0" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def _numeric_keys(cls=None, prefix=""):
+    import dataclasses
+    import typing
+
+    from blazepose.config import Config
+
+    cls = cls or Config
+    for f in dataclasses.fields(cls):
+        t = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(t):
+            yield from _numeric_keys(t, f"{f.name}.")
+        elif t in (int, float):
+            yield f"{prefix}{f.name}", t
+
+
+def test_every_numeric_key_has_a_range_and_non_finite_values_are_refused():
+    from blazepose.config import RANGES
+
+    ranged = {dotted for dotted, _, _ in RANGES}
+    keys = dict(_numeric_keys())
+    assert set(keys) <= ranged, sorted(set(keys) - ranged)
+    load_config(None, [])  # every default is in its range
+    for key, typ in keys.items():
+        if typ is float:
+            for bad in ("nan", "inf", "-inf"):
+                with pytest.raises(BlazePoseError, match=key.replace(".", r"\.")):
+                    load_config(None, [f"{key}={bad}"])

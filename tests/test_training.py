@@ -563,3 +563,22 @@ def test_only_the_chief_of_a_multi_worker_run_writes_the_run_directory(monkeypat
             cluster_resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
 
     assert worker_index(Strategy()) == index
+
+
+def test_labels_far_off_their_images_are_refused_before_anything_is_written(data_root, tmp_path):
+    """What `data check` calls NOT OK (every joint at (-5000, -5000)) is refused by train too."""
+    import shutil
+
+    from blazepose.training.train import train
+
+    folder = tmp_path / "mine"
+    (folder / "images").mkdir(parents=True)
+    samples = []
+    for i in range(6):
+        shutil.copy(data_root / "lsp" / "images" / f"im{i + 1:04d}.jpg", folder / "images" / f"{i}.jpg")
+        samples.append({"image": f"images/{i}.jpg", "keypoints": [[-5000.0, -5000.0, 2]] * 14})
+    (folder / "annotations.json").write_text(json.dumps({"samples": samples}))
+    cfg = load_config(None, [f"data.root={folder}", "data.split=custom", 'data.train_sets=["custom"]'])
+    with pytest.raises(BlazePoseError, match="lie left of or above their images"):
+        train(cfg, tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -396,6 +396,31 @@ RANGES = (
     ("train.orientation_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("train.ema_momentum", lambda v: 0 <= v < 1, "0 (off) or a number in (0, 1)"),
+    ("seed", lambda v: v >= 0, "an integer >= 0"),
+    ("data.split_seed", lambda v: v >= 0, "an integer >= 0"),
+    ("data.offset_radius", lambda v: _finite(v) and v > 0, "a number > 0"),
+    ("data.shuffle_buffer", lambda v: v >= 1, "an integer >= 1"),
+    ("data.num_parallel_calls", lambda v: v == -1 or v >= 1, "-1 (automatic) or an integer >= 1"),
+    ("augment.scale_jitter", lambda v: 0 <= v < 1, "a fraction in [0, 1)"),
+    ("augment.shift_jitter", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("augment.rotation_deg", lambda v: 0 <= v <= 180, "degrees between 0 and 180"),
+    ("augment.flip_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    ("augment.whole_image_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    ("augment.occlusion_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    ("augment.occlusion_max_boxes", lambda v: v >= 0, "an integer >= 0"),
+    ("augment.occlusion_max_size", lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+    ("augment.brightness", lambda v: 0 <= v <= 1, "an amplitude between 0 and 1"),
+    ("augment.contrast", lambda v: 0 <= v <= 1, "an amplitude between 0 and 1"),
+    ("augment.saturation", lambda v: 0 <= v <= 1, "an amplitude between 0 and 1"),
+    ("model.kernel_size", lambda v: v >= 1 and v % 2 == 1, "an odd integer >= 1"),
+    ("loss.heatmap", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("loss.offset", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("loss.coordinate", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("loss.visibility", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("loss.distill", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("train.warmup_epochs", lambda v: _finite(v) and v >= 0, "a finite number of epochs >= 0"),
+    ("train.final_lr_fraction", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
+    ("train.clipnorm", lambda v: _finite(v) and v >= 0, "a finite number >= 0 (0: no clipping)"),
 )
 
 
@@ -403,8 +428,9 @@ def check_ranges(cfg: Config, where: str) -> None:
     """Values in range (positive sizes, finite learning rates, ...), and the landmark heatmaps at the
     network's stride (input_size / 4), so a mistake is one clear line before anything is built."""
     for dotted, ok, expected in RANGES:
-        section, key = dotted.split(".")
-        value = getattr(getattr(cfg, section), key)
+        value = cfg
+        for part in dotted.split("."):
+            value = getattr(value, part)
         if not ok(value):
             raise BlazePoseError(f"{where}: {dotted} = {value!r}; expected {expected}")
     if cfg.task == "landmarks" and cfg.train.presence_epochs > 0 and not cfg.model.presence:

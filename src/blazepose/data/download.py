@@ -91,7 +91,9 @@ def _unpack(archive: Path, staging: Path) -> Path:
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             if len(infos) > MAX_MEMBERS:
-                raise BlazePoseError(f"{archive} holds {len(infos)} files; more than {MAX_MEMBERS} is not a dataset here")
+                raise BlazePoseError(
+                    f"{archive} holds {len(infos)} files; more than {MAX_MEMBERS} is not a dataset here"
+                )
             total = sum(i.file_size for i in infos)
             if total > MAX_UNPACKED_BYTES:
                 raise BlazePoseError(

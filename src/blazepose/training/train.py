@@ -523,9 +523,23 @@ def worker_index(strategy) -> int:
 def _check_usable(train_ds, samples) -> None:
     """Refuse a training set from which the pipeline cannot make one batch (every image missing or unreadable,
     no annotated joint), saying how many samples were dropped and why, before anything is written."""
+    from blazepose.data.check import OUTSIDE_SHARE, OUTSIDE_TOLERANCE
+
     unlabelled = sum(float(s.mask.sum()) == 0 for s in samples)
     if unlabelled == len(samples):
         raise BlazePoseError(f"no usable training sample: none of the {len(samples)} has an annotated joint")
+    # what `blazepose data check` finds NOT OK and training would take anyway: joints far off their images (here
+    # those left of or above them: no image has to be opened)
+    annotated = sum(float(s.mask.sum()) for s in samples)
+    off = sum(
+        float(((np.asarray(s.keypoints) < -OUTSIDE_TOLERANCE).any(axis=-1) * (np.asarray(s.mask) > 0)).sum())
+        for s in samples
+    )
+    if off > OUTSIDE_SHARE * annotated:
+        raise BlazePoseError(
+            f"{int(off)} of {int(annotated)} annotated training joints lie left of or above their images (more than "
+            f"{100 * OUTSIDE_SHARE:g} %): the labels are in another unit or scale; 'blazepose data check' lists them"
+        )
     if next(iter(train_ds.take(1)), None) is not None:
         return
     missing = sum(not Path(s.image_path).is_file() for s in samples)
