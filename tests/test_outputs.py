@@ -142,3 +142,25 @@ def test_train_refuses_a_run_folder_that_another_run_holds(tmp_path, data_root):
         sleeper.kill()
         sleeper.wait()
     assert not run.exists()
+
+
+def test_sigterm_ends_predict_promptly_and_leaves_no_lock(tmp_path, data_root):
+    import time
+
+    out = tmp_path / "people.json"
+    images = data_root / "lsp" / "images"
+    cmd = [sys.executable, "-m", "blazepose.cli", "predict", str(images), "--output", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = Path(f"{out}.lock")
+    deadline = time.monotonic() + 120
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lock.exists(), proc.communicate()
+    time.sleep(1.0)  # into the images
+    proc.terminate()
+    start = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err and "Traceback" not in err
+    assert time.monotonic() - start < 30
+    assert not lock.exists() and not out.exists()
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
