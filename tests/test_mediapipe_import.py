@@ -209,6 +209,7 @@ def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer, crops):
         return [(d["name"], d["shape"].tolist(), d["dtype"]) for d in details]
 
     assert signature(out) == signature(source)
+    assert meta["sha256"] == mediapipe.sha256(out)  # written beside it, so a copy can be checked
     assert meta["signature"] == {
         k: [{**o, "dtype": "float32"} for o in v] for k, v in read_graph(source).signature().items()
     }

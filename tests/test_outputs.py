@@ -164,3 +164,15 @@ def test_sigterm_ends_predict_promptly_and_leaves_no_lock(tmp_path, data_root):
     assert time.monotonic() - start < 30
     assert not lock.exists() and not out.exists()
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_packaged_models_are_checked_against_their_sha256(tmp_path, monkeypatch):
+    import blazepose.artifacts as artifacts
+
+    path = artifacts.packaged_path("lite")  # the real file: its sum matches
+    assert path.name in artifacts.PACKAGED_SHA256
+    damaged = tmp_path / path.name
+    damaged.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    monkeypatch.setattr(artifacts, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(BlazePoseError, match="is damaged .* reinstall"):
+        artifacts.packaged_path("lite")

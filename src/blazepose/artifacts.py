@@ -39,6 +39,7 @@ from blazepose.mediapipe import (
     is_mediapipe_name,
     locate,
     scale_input,
+    sha256,
 )
 from blazepose.outputs import atomic_write
 
@@ -46,6 +47,30 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 # The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
 PACKAGED = {"full": "blazepose_full", "lite": "blazepose_lite", "detector": "blazepose_detector"}
 LANDMARK_MODELS = ("full", "lite")
+# The packaged files' sha256, checked on first use in a process: a damaged install is an error, not odd output.
+PACKAGED_SHA256 = {
+    "blazepose_detector.npz": "95378148d443ab11054565a93291a33f51b443e2e3ee08a161453300eeb76f9a",
+    "blazepose_full.npz": "aca2a7b0f3e0fcaebb0255e42e2ce4a01e5cc7fe2ac6e45801658fa49389d719",
+    "blazepose_lite.npz": "f58cae74f843b348f60f2e7dfb484c5de1fb84355c3e2932873ba91cb735bf6c",
+    "blazepose_detector.tflite": "02e8f9d9643c4811bae0df5875e45956695fba626ca7903a1967a7d0a5b97126",
+    "blazepose_full.tflite": "e77fb36408e8898341670892f16d172193f078ff17304db7e5008dc532836363",
+    "blazepose_lite.tflite": "49e6c679a2ab9fc2d9afada15cde0a7744a9e30c201c61858b5cba27ae534039",
+}
+_VERIFIED: set[Path] = set()
+
+
+def verified(path: Path) -> Path:
+    """`path`, a packaged file, after its sha256 was found to be the one it shipped with (once per process)."""
+    if path not in _VERIFIED:
+        expected = PACKAGED_SHA256.get(path.name)
+        if expected is not None and sha256(path) != expected:
+            raise BlazePoseError(
+                f"the packaged model {path} is damaged (its sha256 is not the one it shipped with): reinstall blazepose"
+            )
+        _VERIFIED.add(path)
+    return path
+
+
 NPZ_FORMAT = "blazepose-inference-weights"
 FORMATS = (".keras", ".npz", ".tflite", ".onnx")
 
@@ -56,14 +81,14 @@ def packaged_path(name: str, trainable: bool = False) -> Path:
     rebuilt in Keras), else its .npz."""
     lite = WEIGHTS_DIR / f"{PACKAGED[name]}.tflite"
     if not trainable and lite.is_file() and importlib.util.find_spec("ai_edge_litert") is not None:
-        return lite
+        return verified(lite)
     path = WEIGHTS_DIR / f"{PACKAGED[name]}.npz"
     if not path.is_file():
         raise BlazePoseError(
             f"no packaged {name} model is installed (expected {path}); pass a weights file, e.g. the model.keras "
             "that 'blazepose train' writes into its run directory"
         )
-    return path
+    return verified(path)
 
 
 def resolve_weights(weights: str | Path | None, default: str = "full", trainable: bool = False) -> Path:
