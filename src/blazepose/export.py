@@ -279,7 +279,7 @@ def export_model(
             **{f"{name}_limit": HEAD_LIMITS[name] for name in heads},
         },
     }
-    write_meta(output, meta)
+    meta = write_meta(output, meta)
     for name in heads:
         if head_diff[name] > HEAD_LIMITS[name]:
             raise BlazePoseError(
@@ -305,12 +305,13 @@ HEAD_OUTPUTS = {
 }
 
 
-def write_meta(output: Path, meta: dict) -> None:
-    """The export's record beside it, with the file's sha256 (a copy can be checked against it)."""
+def write_meta(output: Path, meta: dict) -> dict:
+    """The export's record beside it, with the file's sha256 (a copy can be checked against it); returns it."""
     from blazepose.mediapipe import sha256
 
     meta = {**meta, "sha256": sha256(Path(output))}
     atomic_write(meta_path(output), lambda f: f.write(json.dumps(meta, indent=1, default=str).encode()))
+    return meta
 
 
 def meta_path(output: str | Path) -> Path:
@@ -359,7 +360,7 @@ def _detector_parity(keras_runner, output: Path, cfg: Config, weights, fmt: str,
         },
         "parity": {"images": len(images), "max_diff": worst, "limit": limit},
     }
-    write_meta(output, meta)
+    meta = write_meta(output, meta)
     bad = {k: v for k, v in worst.items() if v > limit}
     if bad:
         raise BlazePoseError(
@@ -458,5 +459,5 @@ def export_mediapipe(weights: str | Path, output: str | Path, quantize: str = "f
     atomic_write(output, lambda f: f.write(blob))
     write_config(cfg.model.imported, output.with_suffix(".toml"))
     meta = {"signature": signature, "parity": checks, "quantize": quantize, "source": str(weights), "licence": NOTICE}
-    write_meta(output, meta)
+    meta = write_meta(output, meta)
     return meta
