@@ -11,10 +11,9 @@ class BrightestPixelRunner:
     input_size = 64
     num_joints = 14
 
-    def __init__(self, presence: float | None = None, orientation: tuple[float, float] | None = None):
+    def __init__(self, presence: float | None = None):
         self.crops = []
         self.presence = presence  # every crop's presence output (None: a model without one)
-        self.orientation = orientation  # every crop's orientation output (sin, cos) (None: a model without one)
 
     def __call__(self, batch):
         self.crops.append(batch)
@@ -23,9 +22,8 @@ class BrightestPixelRunner:
         y, x = np.divmod(flat, self.input_size)
         xy = (np.stack([x, y], axis=-1).astype(np.float32) + 0.5) / self.input_size  # Codec.normalize
         presence = None if self.presence is None else np.full(b, self.presence, np.float32)
-        orientation = None if self.orientation is None else np.tile(np.float32(self.orientation), (b, 1))
         joints = np.repeat(xy[:, None, :], self.num_joints, axis=1)
-        return LandmarkOutput(joints, np.ones((b, self.num_joints), np.float32), presence, orientation)
+        return LandmarkOutput(joints, np.ones((b, self.num_joints), np.float32), presence)
 
 
 def blob(x, y, h=300, w=500, sigma=5.0):

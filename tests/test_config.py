@@ -165,3 +165,13 @@ def test_every_numeric_key_has_a_range_and_non_finite_values_are_refused():
             for bad in ("nan", "inf", "-inf"):
                 with pytest.raises(BlazePoseError, match=key.replace(".", r"\.")):
                     load_config(None, [f"{key}={bad}"])
+
+
+def test_retired_keys_load_at_their_off_value_and_are_refused_on(tmp_path):
+    """Configs saved beside older runs and models (the orientation output, removed) still load."""
+    path = tmp_path / "old.toml"
+    path.write_text("[model]\norientation = false\n[train]\norientation_epochs = 0\norientation_lr = 0.001\n")
+    assert load_config(path) == load_config(None)
+    path.write_text("[model]\norientation = true\n")
+    with pytest.raises(BlazePoseError, match="model.orientation = True: that output or setting was removed"):
+        load_config(path)

@@ -54,23 +54,21 @@ def _compile_eager(trainer, phase):
         ("regression", {"regression_head"}),
         ("finetune", {"backbone", "heatmap_head", "regression_head"}),
         ("presence", {"presence_head"}),
-        ("orientation", {"orientation_head"}),
     ],
 )
 def test_frozen_sub_models_stay_bit_identical(phase, trained):
-    """Only the phase's sub-models change; the presence and orientation phases leave every weight the keypoints
-    use as it was."""
+    """Only the phase's sub-models change; the presence phase leaves every weight the keypoints use as it was."""
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.phases import PoseTrainer, compile_for_phase, sub_models
 
-    heads = ["model.presence=true", "model.orientation=true"]
+    heads = ["model.presence=true"]
     cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16", *heads])
     net = build_from_config(cfg)
     trainer = PoseTrainer(net, cfg)
     compile_for_phase(trainer, "finetune", 10)  # a different phase first: the switch must re-compile
     _compile_eager(trainer, phase)
     names = sub_models(net)
-    assert set(names) == {"backbone", "heatmap_head", "regression_head", "orientation_head", "presence_head"}
+    assert set(names) == {"backbone", "heatmap_head", "regression_head", "presence_head"}
     before = {n: [w.numpy().copy() for w in net.get_layer(n).weights] for n in names}
     x, y = _batch(cfg)
     trainer.train_on_batch(x, y)
@@ -84,7 +82,7 @@ def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
     from blazepose.models.blazepose import build_from_config
     from blazepose.training.phases import PoseTrainer, phase_epochs
 
-    heads = ["model.presence=true", "model.orientation=true"]
+    heads = ["model.presence=true"]
     cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16", *heads])
     cfg = dataclasses.replace(cfg, loss=dataclasses.replace(cfg.loss, either_side_sets=("lspet",)))
     trainer = PoseTrainer(build_from_config(cfg), cfg)
@@ -255,9 +253,8 @@ def test_smoke_training_runs_every_phase_and_writes_the_run_dir(smoke_cfg, smoke
 
     run = smoke_run
     summary = json.loads((run / "summary.json").read_text())
-    assert set(summary["phases"]) == {"heatmap", "regression", "finetune", "presence", "orientation"}
+    assert set(summary["phases"]) == {"heatmap", "regression", "finetune", "presence"}
     assert 0.0 <= summary["phases"]["presence"]["best_val_presence"] <= 1.0
-    assert 0.0 <= summary["phases"]["orientation"]["best_val_orientation"] <= 1.0
     for phase in summary["phases"]:
         assert (run / phase / "best.npz").is_file() and (run / phase / "last.npz").is_file()
         assert (run / phase / "log.csv").read_text().count("\n") == 1 + summary["phases"][phase]["epochs_done"]
@@ -367,17 +364,16 @@ def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
     expected = build_from_config(smoke_cfg)
     load_checkpoint(smoke_run / "heatmap" / "best.npz", expected)
     net = build_from_config(smoke_cfg)
-    every = ["backbone", "heatmap_head", "regression_head", "orientation_head", "presence_head"]
+    every = ["backbone", "heatmap_head", "regression_head", "presence_head"]
     assert init_weights(net, smoke_run / "heatmap" / "best.npz") == every
     assert all(same(net, expected, n) for n in every)
     # Another head type: backbone and heatmap head are copied, the regression head keeps its own weights.
     other = build_from_config(
         dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
     )
-    heads = ["orientation_head", "presence_head"]
-    assert init_weights(other, smoke_run / "model.keras") == ["backbone", "heatmap_head", *heads]
+    assert init_weights(other, smoke_run / "model.keras") == ["backbone", "heatmap_head", "presence_head"]
     final = build_from_config(smoke_cfg)
-    load_checkpoint(smoke_run / "orientation" / "best.npz", final)
+    load_checkpoint(smoke_run / "presence" / "best.npz", final)
     assert same(other, final, "backbone") and same(other, final, "heatmap_head")
     wrong = load_config(None, ["model.variant=lite", "data.input_size=128", "data.heatmap_size=32"])
     with pytest.raises(BlazePoseError, match="shares no sub-model"):
@@ -392,9 +388,9 @@ def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_
     from blazepose.training.train import init_weights
 
     final = build_from_config(smoke_cfg)
-    load_checkpoint(smoke_run / "orientation" / "best.npz", final)  # model.keras: the last phase's best epoch
+    load_checkpoint(smoke_run / "presence" / "best.npz", final)  # model.keras: the last phase's best epoch
     for decode, kept in (("heatmap", "heatmap_head"), ("regression", "regression_head")):
-        filled = ["backbone", kept, "orientation_head", "presence_head"]
+        filled = ["backbone", kept, "presence_head"]
         path = tmp_path / f"{decode}.npz"
         export_model(smoke_run / "model.keras", "npz", path, decode=decode, parity_count=2)
         net = build_from_config(smoke_cfg)
@@ -430,7 +426,7 @@ def test_a_teacher_can_be_exported_weights_a_checkpoint_or_a_packaged_model(smok
     export_model(smoke_run / "model.keras", "npz", tmp_path / "rg.npz", decode="regression", parity_count=2)
     with pytest.raises(
         BlazePoseError,
-        match=r"rg.npz holds no heatmap head .* \(it has backbone, regression_head, orientation_head, presence_head\)",
+        match=r"rg.npz holds no heatmap head .* \(it has backbone, regression_head, presence_head\)",
     ):
         teacher(str(tmp_path / "rg.npz"))
     # "full" and "lite" name the packaged models, as --weights does; a file of that name would win
@@ -455,7 +451,7 @@ def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg,
     # Another head: the regression head does not fit; required -> clear error, otherwise left as it is.
     linear = dataclasses.replace(smoke_cfg, model=dataclasses.replace(smoke_cfg.model, head="linear_xyv"))
     third = build_from_config(linear)
-    fitting = ["backbone", "heatmap_head", "orientation_head", "presence_head"]
+    fitting = ["backbone", "heatmap_head", "presence_head"]
     assert matching_sub_models(smoke_run / "regression" / "best.npz", third) == fitting
     with pytest.raises(BlazePoseError, match="its regression_head .* does not fit"):
         load_checkpoint(smoke_run / "regression" / "best.npz", third)

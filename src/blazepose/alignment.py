@@ -85,26 +85,3 @@ def upright_box(keypoints: np.ndarray, mask: np.ndarray, rotation: float, margin
     lo, hi = upright.min(axis=0), upright.max(axis=0)
     centre = np.linalg.solve(turn, (lo + hi) / 2.0)
     return float(centre[0]), float(centre[1]), max(float((hi - lo).max()) * margin, 1.0)
-
-
-def upright_pairs(skeleton: Skeleton) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """(hips, shoulders) joint index pairs: what the rotation is read from; None for a skeleton without them."""
-    if not skeleton.has("left_hip", "right_hip", "left_shoulder", "right_shoulder"):
-        return None
-    return (
-        (skeleton.index("left_hip"), skeleton.index("right_hip")),
-        (skeleton.index("left_shoulder"), skeleton.index("right_shoulder")),
-    )
-
-
-def orientation_angles(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The orientation output's (N, 2) (sin, cos) -> (rotations in degrees, confidences): the angle of each
-    vector and its length (1: one answer; near 0: the model could not tell which way up)."""
-    v = np.asarray(vectors, np.float64).reshape(-1, 2)
-    return np.degrees(np.arctan2(v[:, 0], v[:, 1])), np.linalg.norm(v, axis=-1)
-
-
-def angle_gap(a, b) -> np.ndarray:
-    """|a - b| in degrees, the short way round the circle (0..180)."""
-    d = np.mod(np.asarray(a, np.float64) - np.asarray(b, np.float64) + 180.0, 360.0) - 180.0
-    return np.abs(d)

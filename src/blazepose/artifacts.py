@@ -245,7 +245,6 @@ class LandmarkOutput(NamedTuple):
     joints: np.ndarray  # (B, K, 2) normalized to the crop
     visibility: np.ndarray  # (B, K)
     presence: np.ndarray | None = None  # (B,); None: the model has no presence output
-    orientation: np.ndarray | None = None  # (B, 2) sin, cos of the upright rotation; None: no such output
 
     @classmethod
     def of(cls, out) -> LandmarkOutput:
@@ -257,8 +256,7 @@ def _landmark_output(out: dict) -> LandmarkOutput:
     def optional(name, shape):
         return np.asarray(out[name], np.float32).reshape(shape) if name in out else None
 
-    presence, orientation = optional("presence", (-1,)), optional("orientation", (-1, 2))
-    return LandmarkOutput(out["joints"], out["visibility"], presence, orientation)
+    return LandmarkOutput(out["joints"], out["visibility"], optional("presence", (-1,)))
 
 
 def check_finite(out, source) -> None:
@@ -401,8 +399,7 @@ def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, i
 
     wanted = ("centre", "offset", "size", "rotation", "box") if cfg.task == "detector" else ("joints", "visibility")
     if cfg.task == "landmarks":
-        heads = {"presence": cfg.model.presence, "orientation": cfg.model.orientation}
-        wanted = (*wanted, *(name for name, on in heads.items() if on))
+        wanted = (*wanted, "presence") if cfg.model.presence else wanted
     places = [re.fullmatch(r"Identity(?:_(\d+))?", o["name"].split(":")[0]) for o in details]
     if len(details) == len(wanted) and all(places):
         ordered = sorted(zip(places, details, strict=True), key=lambda t: int(t[0].group(1) or 0))

@@ -169,7 +169,6 @@ def _predictor(args: argparse.Namespace, batch_size: int, **kw):
         min_score=args.min_score,
         min_presence=args.min_presence,
         num_threads=args.threads,
-        turn_upright=args.turn,
         **kw,
     )
 
@@ -430,13 +429,6 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
         help="also run the mirrored crop and fuse the two per joint: averaged where they agree, else the "
         "higher-scoring one (twice the compute; with the packaged models, whole image in, +0.5 points on the LSP "
         "test half for Full, +1.4 for Lite)",
-    )
-    parser.add_argument(
-        "--no-turn",
-        dest="turn",
-        action="store_false",
-        help="do not turn the re-crop upright where the landmark model's orientation output is sure the person "
-        "is turned (upside down, lying; docs/orientation.md); models without that output never turn",
     )
 
 

@@ -67,10 +67,6 @@ class AugmentConfig:
     # Probability of turning the crop by any angle instead (uniform over the circle: people lying or upside
     # down in the input, as the whole-image pass sees them). 0 = off (the default).
     turned_prob: float = 0.0
-    # Probability of turning a person crop upright by its labels' alignment (the mid-hips -> mid-shoulders line
-    # straight up) before the rotation above: people lying or upside down seen as the pipeline's re-crop,
-    # turned by the orientation output, shows them. 0 = off (the default).
-    upright_prob: float = 0.0
     flip_prob: float = 0.5  # horizontal flip, swapping the person's left and right joints
     whole_image_prob: float = 0.2  # frame the whole image instead of the person (the first inference pass)
     occlusion_prob: float = 0.5  # probability of drawing occlusion rectangles of random colour
@@ -104,11 +100,6 @@ class ModelConfig:
     # A presence output (the paper's pose flag): the probability that the crop holds a person, from a small
     # head on the backbone's last stage (behind a stop-gradient), trained by the presence phase alone.
     presence: bool = False
-    # An orientation output: the sine and cosine of the rotation that turns the crop's person upright, from a
-    # small head on the backbone's last stage (behind a stop-gradient), trained by the orientation phase
-    # alone; the pipeline turns a crop whose person it finds turned upright before reading it again.
-    # Needs a skeleton with both hips and both shoulders.
-    orientation: bool = False
     # The keypoints the model predicts: a built-in skeleton ("lsp": LSP's 14 joints, "coco": COCO's 17,
     # "blazepose33": BlazePose's 33 landmarks) or a skeleton TOML file (blazepose/keypoints.py says what it
     # holds; a relative path is looked up beside the config file first, then in the working folder). Saved
@@ -163,15 +154,11 @@ class TrainConfig:
     # Phase 4 (model.presence): the presence head alone, on person crops and crops with nobody; every other
     # weight frozen, so the keypoints do not change.
     presence_epochs: int = 0
-    # Phase 5 (model.orientation): the orientation head alone, on the training crops (augment.turned_prob
-    # of them turned by any angle); every other weight frozen.
-    orientation_epochs: int = 0
     heatmap_lr: float = 1e-3
     regression_lr: float = 1e-3
     finetune_lr: float = 1e-4
     detector_lr: float = 2e-3
     presence_lr: float = 1e-3
-    orientation_lr: float = 1e-3
     warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to lr x final_lr_fraction
     final_lr_fraction: float = 0.01
     weight_decay: float = 1e-4  # AdamW
@@ -286,6 +273,16 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     raise TypeError(f"unsupported field type {typ}")
 
 
+# Keys of outputs and experiments that were measured, not shipped and removed (docs/orientation.md; the code is at
+# commit 573b70f): configs saved beside older runs and models still load when they hold them at their off value.
+RETIRED = {
+    "model.orientation": False,
+    "train.orientation_epochs": 0,
+    "train.orientation_lr": None,  # any value: it only mattered with orientation epochs
+    "augment.upright_prob": 0.0,
+}
+
+
 def _build(cls: type, values: Mapping[str, Any], where: str, base: Any, prefix: str = "") -> Any:
     """A `cls` instance: `base` with `values` (a nested mapping) applied, every key validated.
 
@@ -294,6 +291,14 @@ def _build(cls: type, values: Mapping[str, Any], where: str, base: Any, prefix: 
     types_ = _field_types(cls)
     changes = {}
     for key, value in values.items():
+        retired = f"{prefix}{key}"
+        if key not in types_ and retired in RETIRED:
+            if RETIRED[retired] is not None and value != RETIRED[retired]:
+                raise BlazePoseError(
+                    f"{where}: {retired} = {value!r}: that output or setting was removed (measured, not shipped: "
+                    "docs/orientation.md); its code is at commit 573b70f"
+                )
+            continue
         if key not in types_:
             raise BlazePoseError(f"{where}: unknown key {key!r}; valid keys: {', '.join(sorted(types_))}")
         typ = types_[key]
@@ -379,7 +384,6 @@ RANGES = (
     ("loss.detector_rotation", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("augment.distractor_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
     ("augment.turned_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
-    ("augment.upright_prob", lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
     ("train.steps_per_epoch", lambda v: v >= 0, "an integer >= 0 (0 = one pass over the data)"),
     ("train.val_samples", lambda v: v >= 0, "an integer >= 0 (0 = all)"),
     ("train.heatmap_epochs", lambda v: v >= 0, "an integer >= 0"),
@@ -387,13 +391,11 @@ RANGES = (
     ("train.finetune_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.detector_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.presence_epochs", lambda v: v >= 0, "an integer >= 0"),
-    ("train.orientation_epochs", lambda v: v >= 0, "an integer >= 0"),
     ("train.heatmap_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.regression_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.finetune_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.detector_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.presence_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
-    ("train.orientation_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("train.ema_momentum", lambda v: 0 <= v < 1, "0 (off) or a number in (0, 1)"),
     ("seed", lambda v: v >= 0, "an integer >= 0"),
@@ -437,11 +439,6 @@ def check_ranges(cfg: Config, where: str) -> None:
         raise BlazePoseError(
             f"{where}: train.presence_epochs = {cfg.train.presence_epochs} trains a presence output the model has "
             "none of: set model.presence = true"
-        )
-    if cfg.task == "landmarks" and cfg.train.orientation_epochs > 0 and not cfg.model.orientation:
-        raise BlazePoseError(
-            f"{where}: train.orientation_epochs = {cfg.train.orientation_epochs} trains an orientation output the "
-            "model has none of: set model.orientation = true"
         )
     if cfg.task == "landmarks" and cfg.data.heatmap_size * 4 != cfg.data.input_size:
         raise BlazePoseError(

@@ -24,8 +24,3 @@ MIN_POSE_SCORE = 0.2
 # 29 of 200 images without it, 5 with 0.8 and 2 with 0.7; on coco_mini's validation half 0.7 and 0.8 left OKS
 # AP as it was and lost 1 of 46 people, 0.6 lost 2.
 MAX_COVERED = 0.8
-# A landmark model with an orientation output turns a re-crop upright by it where it is sure (its vector at
-# least ORIENTATION_CONFIDENCE long) that the person is turned MIN_TURN degrees or more from the crop the
-# re-crop would otherwise take (docs/orientation.md).
-ORIENTATION_CONFIDENCE = 0.5
-MIN_TURN = 60.0

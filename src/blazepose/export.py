@@ -296,13 +296,9 @@ def export_model(
     return meta
 
 
-# The presence output (a probability) and the orientation output (sine and cosine) of an export may differ
-# from the Keras model's by this much.
-HEAD_LIMITS = {"presence": 0.05, "orientation": 0.05}
-HEAD_OUTPUTS = {
-    "presence": "(1, 1) probability that the crop holds a person (the pose flag)",
-    "orientation": "(1, 2) sine and cosine of the rotation that turns the person upright; length = confidence",
-}
+# The presence output (a probability) of an export may differ from the Keras model's by this much.
+HEAD_LIMITS = {"presence": 0.05}
+HEAD_OUTPUTS = {"presence": "(1, 1) probability that the crop holds a person (the pose flag)"}
 
 
 def write_meta(output: Path, meta: dict) -> dict:

@@ -33,8 +33,6 @@ from blazepose.alignment import (
     ALIGN_MARGIN,
     Alignment,
     alignment_from_keypoints,
-    angle_gap,
-    orientation_angles,
     upright_box,
 )
 from blazepose.artifacts import LandmarkOutput, config_beside, load_runner, resolve_weights
@@ -48,9 +46,7 @@ from blazepose.defaults import (
     MIN_POSE_SCORE,
     MIN_PRESENCE,
     MIN_SCORE,
-    MIN_TURN,
     NMS_IOU,
-    ORIENTATION_CONFIDENCE,
 )
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP, Skeleton, skeleton_of
@@ -109,8 +105,6 @@ class Found(NamedTuple):
     keypoints: np.ndarray  # (N, K, 2)
     visibility: np.ndarray  # (N, K)
     presence: np.ndarray | None = None  # (N,); None: the model has no presence output
-    rotation: np.ndarray | None = None  # (N,) degrees, the orientation output's upright rotation in the image
-    confidence: np.ndarray | None = None  # (N,) its length: 1 sure, near 0 unsure
 
 
 def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
@@ -150,9 +144,6 @@ class Predictor:
         num_threads: int | None = None,
         whole_image: bool = True,
         min_pose_score: float = MIN_POSE_SCORE,
-        turn_upright: bool = True,
-        orientation_confidence: float = ORIENTATION_CONFIDENCE,
-        min_turn: float = MIN_TURN,
     ):
         if passes is not None and passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
@@ -201,8 +192,6 @@ class Predictor:
         self.align_margin = align_margin
         self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
         self.whole_image = whole_image or detector_runner is None
-        # re-crops turned by the orientation output where it is sure (a model with that output)
-        self.turn_upright, self.orientation_confidence, self.min_turn = turn_upright, orientation_confidence, min_turn
 
     # --- the networks on crops -------------------------------------------------------------------------------
     def _run(self, images: list[np.ndarray], mats: list[np.ndarray]) -> Found:
@@ -222,15 +211,11 @@ class Predictor:
         kps = np.stack([transform_points(j, invert_affine(m)) for j, m in zip(joints, mats, strict=True)])
         vis = np.concatenate([o.visibility for o in outs])
         presence = None if outs[0].presence is None else np.concatenate([o.presence for o in outs])
-        rotation = confidence = None
-        if outs[0].orientation is not None:  # the crop's own turn plus the person's within it: the image's
-            within, confidence = orientation_angles(np.concatenate([o.orientation for o in outs]))
-            rotation = np.array([math.degrees(math.atan2(m[0, 1], m[0, 0])) for m in mats]) + within
-        return Found(kps, vis, presence, rotation, confidence)
+        return Found(kps, vis, presence)
 
     def _infer(self, crops: np.ndarray) -> LandmarkOutput:
-        """The network on a batch of crops. With `flip` (the presence is then the mean of the two; the
-        orientation is the unmirrored crop's), the mirrored crops too: mirroring maps normalized x to 1 - x
+        """The network on a batch of crops. With `flip` (the presence is then the mean of the two), the mirrored
+        crops too: mirroring maps normalized x to 1 - x
         exactly (pixel centres sit at (x + 0.5) / size) and swaps the person's left and right joints. Per joint,
         two estimates within `flip_agreement` of each other are averaged; otherwise the one with the higher
         score is kept (where the two disagree about left and right, their mean would lie between the limbs)."""
@@ -247,7 +232,7 @@ class Predictor:
         )
         presence = out.presence if out.presence is None else (out.presence + mirrored.presence) / 2
         vis = np.where(agree, (vis + vis_m) / 2, np.maximum(vis, vis_m))
-        return LandmarkOutput(fused, vis, presence, out.orientation)
+        return LandmarkOutput(fused, vis, presence)
 
     def detect(self, images: list[np.ndarray]) -> list[list[Detection]]:
         """The detector on whole images (letterboxed) -> detections in original pixels, best first."""
@@ -281,31 +266,10 @@ class Predictor:
         cx, cy, side = upright_box(kps, ones, rotation, self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
 
-    def turn(self, found: Found, rotations: list) -> list:
-        """The next pass's rotations: where the orientation output is sure (length >= `orientation_confidence`)
-        that a person is turned `min_turn` degrees or more from what `rotations` give (0: the crop's axes, None:
-        the rotation of the keypoints' hips and shoulders), its rotation; elsewhere `rotations` as they are. A
-        crop the presence output finds empty (below `min_presence`) is not turned: nobody there is upside down."""
-        if found.rotation is None or not self.turn_upright:
-            return list(rotations)
-        out = []
-        for i, given in enumerate(rotations):
-            reference = given
-            if given is None:
-                a = alignment_from_keypoints(found.keypoints[i], np.ones(len(found.keypoints[i])), self.skeleton)
-                reference = a.rotation if a is not None else 0.0
-            sure = found.confidence[i] >= self.orientation_confidence
-            sure = sure and (found.presence is None or found.presence[i] >= self.min_presence)
-            turned = angle_gap(found.rotation[i], reference) >= self.min_turn
-            out.append(float(found.rotation[i]) if sure and turned else given)
-        return out
-
     def _refine(self, images, found: Found, passes: int, rotations) -> Found:
-        """Re-crop passes after the first, turned by `rotations` (``recrop``) or, where the orientation output
-        is sure the person is turned, by its rotation (``turn``)."""
+        """Re-crop passes after the first, turned by `rotations` (``recrop``)."""
         for _ in range(passes - 1):
-            turns = self.turn(found, rotations)
-            rois = [self.recrop(k, img, rot) for k, img, rot in zip(found.keypoints, images, turns, strict=True)]
+            rois = [self.recrop(k, img, rot) for k, img, rot in zip(found.keypoints, images, rotations, strict=True)]
             found = self._run(images, [_roi_matrix(r, self.size) for r in rois])
         return found
 

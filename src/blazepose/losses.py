@@ -111,28 +111,6 @@ def compute_losses(
     return out
 
 
-def orientation_target(joints, mask, hips: tuple[int, int], shoulders: tuple[int, int]):
-    """(sin, cos) of the rotation that turns each crop's person upright (``alignment.upright_rotation``: the
-    mid-hips -> mid-shoulders line straight up), from (B, K, 2) joints with y down, and (B,) 1 where both
-    hips and both shoulders are labelled (and apart), else 0."""
-    mid = lambda pair: (joints[:, pair[0]] + joints[:, pair[1]]) / 2.0  # noqa: E731
-    u = mid(shoulders) - mid(hips)
-    length = ops.sqrt(ops.sum(ops.square(u), axis=-1))
-    valid = ops.minimum(ops.min(ops.take(mask, [*hips, *shoulders], axis=1), axis=1), 1.0)
-    valid = valid * ops.cast(length > 1e-3, "float32")
-    vector = ops.stack([u[:, 0], -u[:, 1]], axis=-1) / ops.maximum(length, 1e-3)[:, None]
-    return vector, valid
-
-
-def orientation_loss(y_true: dict, pred, hips: tuple[int, int], shoulders: tuple[int, int]):
-    """Squared error between the predicted (sin, cos) and the labels', over the crops with both hips and both
-    shoulders labelled. Its minimiser is the mean of the vectors the features cannot tell apart, so a crop
-    that could be either way up gets a short vector."""
-    target, valid = orientation_target(y_true["joints"], y_true["mask"], hips, shoulders)
-    per_crop = ops.sum(ops.square(ops.cast(pred, "float32") - target), axis=-1)
-    return _safe_div(ops.sum(per_crop * valid), ops.sum(valid))
-
-
 def distill_loss(student, teacher, logits: bool):
     """Squared error between two models' heatmaps (B, H, W, K), summed over pixels, averaged over joints.
 

@@ -180,27 +180,6 @@ def build_presence_head(backbone: keras.Model, bn: bool, kernel: int) -> keras.M
     return keras.Model(s5, presence, name="presence_head")
 
 
-ORIENTATION_CHANNELS = 64
-
-
-def build_orientation_head(backbone: keras.Model, bn: bool, kernel: int) -> keras.Model:
-    """Which way up the person in the crop is: the backbone's last stage -> (B, 2), the sine and cosine of
-    the rotation that turns the person upright (``alignment.upright_rotation``'s sense), trained with squared
-    error, so that a crop the features cannot tell gives a short vector (its length is the confidence).
-
-    A 1x1 projection, one BlazeBlock, a 1x1 squeeze to 8 channels kept in place (where the head and the feet
-    are is the answer: no global pooling), normalised, one hidden dense layer."""
-    s5 = keras.Input(backbone.output["s5"].shape[1:], name="s5")
-    x = _conv_bn_relu(s5, ORIENTATION_CHANNELS, 1, 1, bn, "orientation_proj")
-    x = BlazeBlock(ORIENTATION_CHANNELS, kernel, 1, bn, name="orientation_block")(x)
-    x = _conv_bn_relu(x, 8, 1, 1, bn, "orientation_squeeze")
-    x = layers.Flatten(name="orientation_flatten")(x)
-    x = layers.BatchNormalization(name="orientation_norm")(x)
-    x = layers.Dense(64, activation="relu", name="orientation_hidden")(x)
-    orientation = layers.Dense(2, name="orientation", kernel_initializer=SMALL, **F32)(x)
-    return keras.Model(s5, orientation, name="orientation_head")
-
-
 def build_blazepose(
     variant: str = "full",
     input_size: int = 256,
@@ -211,7 +190,6 @@ def build_blazepose(
     heatmap_bias: float = 0.0,
     stop_gradient: bool = True,
     presence: bool = False,
-    orientation: bool = False,
 ) -> keras.Model:
     """The training model: image -> {'heatmap', 'offset', 'joints'[, 'visibility']}, with named sub-models.
 
@@ -240,9 +218,6 @@ def build_blazepose(
     if presence:  # always behind a stop-gradient: its loss never reaches the backbone
         head = build_presence_head(backbone, batch_norm, kernel_size)
         outputs["presence"] = head(StopGradient(name="stop_presence")(stages["s5"]))
-    if orientation:  # likewise
-        head = build_orientation_head(backbone, batch_norm, kernel_size)
-        outputs["orientation"] = head(StopGradient(name="stop_orientation")(stages["s5"]))
     return keras.Model(image, outputs, name=f"blazepose_{variant}")
 
 
@@ -261,7 +236,6 @@ def build_from_config(cfg) -> keras.Model:
         bias,
         m.regression_stop_gradient,
         m.presence,
-        m.orientation,
     )
 
 
@@ -273,15 +247,15 @@ DECODES = ("regression", "heatmap")
 
 
 def inference_model(
-    model: keras.Model, decode: str = "regression", logits: bool = True, presence: bool = True, orientation: bool = True
+    model: keras.Model, decode: str = "regression", logits: bool = True, presence: bool = True
 ) -> keras.Model:
-    """image -> joints (K, 2) normalized + visibility (K,) [or the head's own layout] [+ presence (1,) and
-    orientation (2,) when the network has those heads], sharing weights.
+    """image -> joints (K, 2) normalized + visibility (K,) [or the head's own layout] [+ presence (1,) when the
+    network has that head], sharing weights.
 
     decode "regression" (the paper): backbone + decoder features + regression head; the heatmap and offset
     output layers are dropped. "heatmap": backbone + heatmap head, decoded in the graph (argmax + offset,
     `HeatmapDecoder`); the regression head is dropped. `logits`: the heatmaps are focal-loss logits. `presence`:
-    keep the presence output of a network that has one; `orientation`, likewise the orientation output.
+    keep the presence output of a network that has one.
     """
     if decode not in DECODES:
         raise ValueError(f"unknown decode {decode!r}; known: {', '.join(DECODES)}")
@@ -294,9 +268,6 @@ def inference_model(
     names = {layer.name for layer in model.layers}
     if presence and "presence_head" in names:
         extra["presence"] = layers.Identity(name="presence")(model.get_layer("presence_head")(stages["s5"]))
-    if orientation and "orientation_head" in names:
-        head = model.get_layer("orientation_head")
-        extra["orientation"] = layers.Identity(name="orientation")(head(stages["s5"]))
     if decode == "heatmap":
         hm = heatmap_head(levels)
         joints, visibility = HeatmapDecoder(logits, name="heatmap_decoder")(hm["heatmap"], hm["offset"])
@@ -317,7 +288,7 @@ def inference_model(
 def inference_model_for(model: keras.Model, cfg, decode: str | None = None) -> keras.Model:
     """`inference_model` as `cfg` says: its decode unless `decode` is given, and logits with the focal loss."""
     m = cfg.model
-    return inference_model(model, decode or m.decode, cfg.loss.heatmap_type == "focal", m.presence, m.orientation)
+    return inference_model(model, decode or m.decode, cfg.loss.heatmap_type == "focal", m.presence)
 
 
 def count_params(model: keras.Model) -> int:

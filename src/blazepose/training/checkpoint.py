@@ -119,7 +119,7 @@ def _load_checkpoint(path: Path, net: keras.Model, optimizer, required: tuple[st
                     f"{path}: its {name} ({len(arrays[name])} arrays) does not fit this model's ({len(weights)}): "
                     "was it trained with another model config (variant, head, input size) or an older version?"
                 )
-        # o0000 ...: not "orientation_head/0000", a sub-model's weight
+        # o0000 ...: the optimizer's (a sub-model's weights are keyed "<name>/0000")
         opt_keys = sorted(k for k in data.files if k[:1] == "o" and k[1:].isdigit())
         if optimizer is not None and opt_keys:
             if not optimizer.built:

@@ -14,7 +14,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from blazepose.alignment import upright_pairs
 from blazepose.config import Config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import skeleton_of
@@ -24,7 +23,6 @@ from blazepose.losses import (
     choose_sides,
     compute_losses,
     distill_loss,
-    orientation_loss,
 )
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS, sub_models
@@ -38,9 +36,7 @@ class Phase:
     losses: tuple[str, ...]  # losses minimised
     # What validation scores: the PCK@0.2 of joints decoded from "heatmap", "joints", or "decode"
     # (model.decode's); "box_ap": the detector's box AP on validation scenes; "presence": the presence output's
-    # balanced accuracy on validation crops with and without a person; "orientation": the share of validation
-    # crops (as they are, and turned by any angle) whose person the orientation output turns upright within
-    # 30 degrees.
+    # balanced accuracy on validation crops with and without a person.
     metric: str
 
 
@@ -49,7 +45,6 @@ PHASES = {
     "regression": Phase("regression", "landmarks", ("regression_head",), ("coordinate", "visibility"), "joints"),
     "finetune": Phase("finetune", "landmarks", SUB_MODELS, LOSS_NAMES, "decode"),
     "presence": Phase("presence", "landmarks", ("presence_head",), ("presence",), "presence"),
-    "orientation": Phase("orientation", "landmarks", ("orientation_head",), ("orientation",), "orientation"),
     "detector": Phase("detector", "detector", ("backbone", "detection_head"), DETECTION_LOSS_NAMES, "box_ap"),
     # An imported MediaPipe graph (model.imported), trained whole: its decoded joints and visibility, and its
     # heatmaps (logits, focal loss; weight loss.heatmap), from which MediaPipe's own pipeline refines the joints.
@@ -84,7 +79,6 @@ def phase_epochs(cfg: Config) -> dict[str, int]:
         "regression": t.regression_epochs,
         "finetune": t.finetune_epochs,
         "presence": t.presence_epochs,
-        "orientation": t.orientation_epochs,
     }
 
 
@@ -152,10 +146,7 @@ class PoseTrainer(keras.Model):
         self.distill_tracker = keras.metrics.Mean(name="distill_loss")
         self.linear_visibility = HEADS[cfg.model.head].linear_visibility
         self.phase = PHASES["heatmap"]
-        self.trackers = {
-            name: keras.metrics.Mean(name=f"{name}_loss") for name in (*LOSS_NAMES, "presence", "orientation")
-        }
-        self.upright_pairs = upright_pairs(skeleton_of(cfg))  # (hips, shoulders): the orientation label
+        self.trackers = {name: keras.metrics.Mean(name=f"{name}_loss") for name in (*LOSS_NAMES, "presence")}
         # fraction of the either-side samples (loss.either_side_sets) read with left and right exchanged
         self.side_swaps = keras.metrics.Mean(name="side_swaps")
 
@@ -164,19 +155,13 @@ class PoseTrainer(keras.Model):
             # The regression head neither trains nor counts in this phase: skip its forward pass.
             hm = heatmap_branch(self.net, inputs, training)
             return {"heatmap": hm["heatmap"], "offset": hm["offset"]}
-        if self.phase.name in ("presence", "orientation"):
+        if self.phase.name == "presence":
             # Only that head trains: the backbone runs frozen, nothing else runs.
             s5 = self.net.get_layer("backbone")(inputs, training=False)["s5"]
-            name = self.phase.name
-            return {name: self.net.get_layer(f"{name}_head")(s5, training=training)}
+            return {"presence": self.net.get_layer("presence_head")(s5, training=training)}
         return self.net(inputs, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if self.phase.name == "orientation":
-            value = orientation_loss(y, y_pred["orientation"], *self.upright_pairs)
-            self.trackers["orientation"].update_state(value)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            return value / replicas if replicas > 1 else value
         if self.cfg.loss.either_side_sets and self.phase.name != "presence":
             y, exchanged = choose_sides(y, y_pred, self.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])

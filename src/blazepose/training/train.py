@@ -156,53 +156,6 @@ class PresenceValidationSet:
         return float(np.mean(self.rates(net, batch_size)))
 
 
-# The orientation phase's validation: a crop counts as right when its rotation is within this many degrees.
-ORIENTATION_TOLERANCE = 30.0
-
-
-class OrientationValidationSet:
-    """The validation split's person crops (``ValidationSet``) as they are and each turned about its centre by
-    an angle drawn once (seed 0) from -180..180 degrees: scores the share of crops (those with both hips and
-    both shoulders labelled) whose person the orientation output turns upright within
-    ``ORIENTATION_TOLERANCE`` degrees."""
-
-    def __init__(self, cfg: Config, poses: ValidationSet):
-        from blazepose.alignment import upright_pairs
-        from blazepose.data.transforms import crop_matrix, transform_points, warp_image
-
-        pairs = upright_pairs(poses.skeleton)
-        if pairs is None:
-            raise BlazePoseError(
-                f"the orientation phase reads the rotation from both hips and both shoulders; skeleton "
-                f"{poses.skeleton.name} lacks them"
-            )
-        (lh, rh), (ls, rs) = pairs
-        size = cfg.data.input_size
-        centre = ((size - 1) / 2.0, (size - 1) / 2.0)
-        angles = np.random.default_rng(0).uniform(-180.0, 180.0, len(poses.images))
-        mats = [crop_matrix(centre, size, size, a) for a in angles]
-        turned = np.stack([warp_image(img, m, size) for img, m in zip(poses.images, mats, strict=True)])
-        turned_joints = np.stack([transform_points(j, m) for j, m in zip(poses.joints, mats, strict=True)])
-        self.images = np.concatenate([poses.images, turned])
-        joints = np.concatenate([poses.joints, turned_joints]).astype(np.float64)
-        mask = np.concatenate([poses.mask, poses.mask])
-        hips, shoulders = (joints[:, lh] + joints[:, rh]) / 2, (joints[:, ls] + joints[:, rs]) / 2
-        u = shoulders - hips
-        self.rotation = np.degrees(np.arctan2(u[:, 0], -u[:, 1]))
-        self.valid = (mask[:, [lh, rh, ls, rs]].min(axis=1) > 0) & (np.linalg.norm(u, axis=-1) > 1e-3)
-        self.eager = cfg.train.run_eagerly
-
-    def errors(self, net: keras.Model, batch_size: int = 32) -> np.ndarray:
-        """Per valid crop, the gap (degrees) between the predicted and the labelled rotation."""
-        from blazepose.alignment import angle_gap, orientation_angles
-
-        predicted, _ = orientation_angles(predict(net, self.images, batch_size, self.eager)["orientation"])
-        return angle_gap(predicted, self.rotation)[self.valid]
-
-    def score(self, net: keras.Model, source: str, batch_size: int = 32) -> float:
-        return float(np.mean(self.errors(net, batch_size) <= ORIENTATION_TOLERANCE))
-
-
 def validation_source(cfg: Config, phase: str) -> str:
     """What a phase's validation PCK (and so its best epoch) is decoded from: the heatmap phase's heatmaps, the
     regression phase's joints, and in the finetune phase the model's own decode (``model.decode``); the
@@ -216,8 +169,7 @@ def validation_source(cfg: Config, phase: str) -> str:
 # Per task: the validation figure's key in logs and state.json, and its name in messages.
 VALIDATION = {"landmarks": ("val_pck", "validation PCK@0.2"), "detector": ("val_ap", "validation box AP")}
 PRESENCE_VALIDATION = ("val_presence", "validation presence accuracy")
-ORIENTATION_VALIDATION = ("val_orientation", "validation orientation within 30 deg")
-HEAD_VALIDATION = {"presence": PRESENCE_VALIDATION, "orientation": ORIENTATION_VALIDATION}
+HEAD_VALIDATION = {"presence": PRESENCE_VALIDATION}
 
 
 def phase_validation(cfg: Config, phase: str) -> tuple[str, str]:
@@ -473,9 +425,7 @@ def imported_start(cfg: Config) -> Config:
             f"train.init_from: {path} predicts BlazePose's 33 landmarks; model.skeleton {cfg.model.skeleton!r} "
             "cannot be trained from it (leave model.skeleton unset or set it to blazepose33)"
         )
-    model = dataclasses.replace(
-        cfg.model, imported=source.model.imported, skeleton="blazepose33", presence=True, orientation=False
-    )
+    model = dataclasses.replace(cfg.model, imported=source.model.imported, skeleton="blazepose33", presence=True)
     data = dataclasses.replace(cfg.data, input_size=source.data.input_size, heatmap_size=source.data.heatmap_size)
     return dataclasses.replace(cfg, model=model, data=data)
 
@@ -486,15 +436,6 @@ def _verbose() -> int:
 
 def _check_sets(cfg: Config) -> None:
     """Before anything is built or written: what the config asks of its data and skeleton."""
-    if cfg.task == "landmarks" and cfg.model.orientation:
-        from blazepose.alignment import upright_pairs
-
-        skeleton = skeleton_of(cfg)
-        if upright_pairs(skeleton) is None:
-            raise BlazePoseError(
-                f"model.orientation reads the rotation from both hips and both shoulders; skeleton "
-                f"{skeleton.name} lacks them: set model.orientation = false"
-            )
     stray = sorted(set(cfg.loss.either_side_sets) - set(cfg.data.train_sets))
     if stray:
         raise BlazePoseError(
@@ -687,8 +628,6 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
 
             phase_ds = make_presence_dataset(train_samples, presence_negatives(cfg, "train"), cfg)
             phase_val = PresenceValidationSet(cfg, val)
-        if phase == "orientation":
-            phase_val = OrientationValidationSet(cfg, val)
         guard = NaNGuard()
         callbacks = [
             Validation(phase_val, validation_source(cfg, phase), batch, key),
