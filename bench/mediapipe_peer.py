@@ -188,16 +188,15 @@ def swap(exported: Path, peer: Path, data_root: str, count: int = 20) -> None:
         if not Path(answer["package"]).resolve().is_relative_to(expected.resolve()):
             sys.exit(f"solutions.pose ran from {answer['package']}, not from {expected}")
         results.append(answer["landmarks"])
-    worst, found = 0.0, 0
-    for a, b in zip(*results, strict=True):
-        if (a is None) != (b is None):
-            worst = float("inf")
-            continue
-        if a is not None:
-            found += 1
-            worst = max(worst, float(np.max(np.abs(np.array(a) - np.array(b)))))
-    print(f"MediaPipe solutions.pose, released Full vs {exported} in its place, {count} LSP images, a pose on {found}:")
-    print(f"largest difference of a landmark value (x, y normalized; z; visibility): {worst:.2e}")
+    released, swapped = results
+    both = [(a, b) for a, b in zip(released, swapped, strict=True) if a is not None and b is not None]
+    worst = max((float(np.max(np.abs(np.array(a) - np.array(b)))) for a, b in both), default=float("nan"))
+    xy = max((float(np.max(np.abs(np.array(a)[:, :2] - np.array(b)[:, :2]))) for a, b in both), default=float("nan"))
+    print(
+        f"MediaPipe solutions.pose (Full), released file vs {exported} in its place, {count} LSP images: a pose on "
+        f"{sum(a is not None for a in released)} and {sum(b is not None for b in swapped)}"
+    )
+    print(f"largest difference of a landmark value (x, y normalized; z; visibility): {worst:.2e}; of x, y: {xy:.2e}")
 
 
 def main() -> None:
