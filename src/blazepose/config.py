@@ -46,6 +46,11 @@ class DataConfig:
     sigma: float = 2.0  # Gaussian sigma in heatmap pixels (the reference: 4 at 128x128, i.e. 2 at 64x64)
     offset_radius: float = 2.0  # offsets are supervised within this many heatmap pixels of a joint
     crop_margin: float = 1.3  # crop side = margin x the longer side of the keypoints' box
+    # How a person crop is framed in training and validation: "box" (the keypoints' box x crop_margin, axis-
+    # aligned) or "aligned" (the paper's and MediaPipe's: the circle around mid-hips that holds the labelled
+    # joints, x alignment.ALIGN_MARGIN, turned upright by the mid-hips -> mid-shoulders line: what MediaPipe's
+    # detector gives its landmark models).
+    crop: str = "box"
     batch_size: int = 32
     shuffle_buffer: int = 2048
     num_parallel_calls: int = -1  # -1 = tf.data.AUTOTUNE
@@ -153,6 +158,9 @@ class TrainConfig:
     detector_epochs: int = 40  # the one phase of task = "detector"
     # Phase 4 (model.presence): the presence head alone, on person crops and crops with nobody; every other
     # weight frozen, so the keypoints do not change.
+    # An imported MediaPipe graph trains its pose flag in its one phase: this share of each batch is crops with
+    # nobody (data.negatives), presence 0; 0 = person crops only (the flag then drifts as the features move).
+    imported_negatives: float = 0.0
     presence_epochs: int = 0
     heatmap_lr: float = 1e-3
     regression_lr: float = 1e-3
@@ -208,6 +216,7 @@ CHOICES = {
     "loss.detector_rotation_loss": ("l1", "l2"),
     "loss.either_side_sets": _SETS,
     "model.decode": ("regression", "heatmap"),
+    "data.crop": ("box", "aligned"),
     "model.imported": ("", "mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe-detector"),
     "model.head": ("linear_xyv", "xy_linear_v_sigmoid_concat", "xy_linear_v_sigmoid_separate"),
     "train.strategy": ("auto", "default", "mirrored", "multi_worker"),
@@ -398,6 +407,7 @@ RANGES = (
     ("train.presence_lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("train.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("train.ema_momentum", lambda v: 0 <= v < 1, "0 (off) or a number in (0, 1)"),
+    ("train.imported_negatives", lambda v: 0 <= v < 1, "a share in [0, 1)"),
     ("seed", lambda v: v >= 0, "an integer >= 0"),
     ("data.split_seed", lambda v: v >= 0, "an integer >= 0"),
     ("data.offset_radius", lambda v: _finite(v) and v > 0, "a number > 0"),

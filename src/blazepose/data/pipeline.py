@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from blazepose.alignment import ALIGN_MARGIN, alignment_from_keypoints
 from blazepose.codec import Codec
 from blazepose.config import Config
 from blazepose.data.images import load_image
@@ -91,8 +92,12 @@ def load_example(
     image, (sx, sy) = load_image(sample.image_path, min_scale=min_scale)
     keypoints = sample.keypoints * np.array([sx, sy], np.float32)
     aug = cfg.augment if train else _no_augment(cfg)
+    person_crop = None
+    if cfg.data.crop == "aligned" and sample.mask.sum() > 0:  # the alignment's upright circle, as MediaPipe crops
+        a = alignment_from_keypoints(keypoints, sample.mask, skeleton)
+        person_crop = None if a is None else (a.cx, a.cy, 2.0 * a.radius * ALIGN_MARGIN, a.rotation)
     out, kps, vis, mask, _ = augment(
-        image, keypoints, sample.visibility, sample.mask, rng, size, cfg.data.crop_margin, aug, skeleton
+        image, keypoints, sample.visibility, sample.mask, rng, size, cfg.data.crop_margin, aug, skeleton, person_crop
     )
     if train and aug.enabled and distractors and rng.random() < aug.distractor_prob:
         other = distractors[int(rng.integers(len(distractors)))]
@@ -197,9 +202,11 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, seed: int | None = None):
-    """The presence phase's endless batches: half the examples are augmented person crops (presence 1), half
-    crops with nobody (presence 0, data.negatives; their other targets are empty)."""
+def make_presence_dataset(
+    samples: list[Sample], negatives: list, cfg: Config, seed: int | None = None, share: float = 0.5
+):
+    """The presence phase's endless batches: a `share` of the examples are crops with nobody (presence 0,
+    data.negatives; their other targets are empty), the rest augmented person crops (presence 1)."""
     import tensorflow as tf
 
     from blazepose.data.negatives import draw_negative
@@ -228,7 +235,7 @@ def make_presence_dataset(samples: list[Sample], negatives: list, cfg: Config, s
 
     parallel = tf.data.AUTOTUNE if cfg.data.num_parallel_calls < 0 else cfg.data.num_parallel_calls
     nobody = tf.data.Dataset.random(seed=seed + 1).map(_map, num_parallel_calls=parallel, deterministic=True)
-    mixed = tf.data.Dataset.sample_from_datasets([positives, nobody], [0.5, 0.5], seed=seed)
+    mixed = tf.data.Dataset.sample_from_datasets([positives, nobody], [1.0 - share, share], seed=seed)
     return mixed.batch(cfg.data.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

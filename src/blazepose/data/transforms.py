@@ -111,13 +111,15 @@ def random_crop_matrix(
     box: tuple[float, float, float],
     out_size: int,
     aug: AugmentConfig,
+    base_angle: float = 0.0,
 ) -> tuple[np.ndarray, bool]:
-    """Crop matrix around `box` with random scale, shift and rotation; returns it and whether it flips."""
+    """Crop matrix around `box` with random scale, shift and rotation (about `base_angle`); returns it and
+    whether it flips."""
     cx, cy, side = box
     side *= rng.uniform(1 - aug.scale_jitter, 1 + aug.scale_jitter)
     cx += rng.uniform(-aug.shift_jitter, aug.shift_jitter) * side
     cy += rng.uniform(-aug.shift_jitter, aug.shift_jitter) * side
-    angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
+    angle = base_angle + rng.uniform(-aug.rotation_deg, aug.rotation_deg)
     if aug.turned_prob > 0 and rng.random() < aug.turned_prob:  # any angle: lying, upside down
         angle = rng.uniform(-180.0, 180.0)
     flip = bool(rng.random() < aug.flip_prob)
@@ -201,23 +203,28 @@ def augment(
     margin: float,
     aug: AugmentConfig,
     skeleton: Skeleton,
+    person_crop: tuple[float, float, float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One training view: (image, keypoints in output pixels, visibility, mask, matrix original->output).
 
-    Frames the person (from the keypoints) or, with probability ``whole_image_prob``, the whole image; then
-    random scale / shift / rotation / flip, occlusion rectangles
+    Frames the person (`person_crop` (cx, cy, side, rotation) where given, e.g. the alignment's upright crop;
+    else the keypoints' box x `margin`) or, with probability ``whole_image_prob``, the whole image; then random
+    scale / shift / rotation / flip, occlusion rectangles
     and colour jitter. Joints that leave the frame or fall under an occlusion rectangle keep their position
     (for regression) but count as not visible.
     """
     h, w = image.shape[:2]
+    base_angle = 0.0
     if mask.sum() == 0 or (aug.enabled and rng.random() < aug.whole_image_prob):
         box = whole_image_box(w, h)
+    elif person_crop is not None:
+        box, base_angle = person_crop[:3], person_crop[3]
     else:
         box = person_box(keypoints, mask, margin)
     if aug.enabled:
-        m, flip = random_crop_matrix(rng, box, out_size, aug)
+        m, flip = random_crop_matrix(rng, box, out_size, aug, base_angle)
     else:
-        m, flip = crop_matrix(box[:2], box[2], out_size), False
+        m, flip = crop_matrix(box[:2], box[2], out_size, base_angle), False
     out = warp_image(image, m, out_size)
     kps = transform_points(keypoints, m)
     vis, msk = visibility.astype(np.float32), mask.astype(np.float32)

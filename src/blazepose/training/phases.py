@@ -46,9 +46,12 @@ PHASES = {
     "finetune": Phase("finetune", "landmarks", SUB_MODELS, LOSS_NAMES, "decode"),
     "presence": Phase("presence", "landmarks", ("presence_head",), ("presence",), "presence"),
     "detector": Phase("detector", "detector", ("backbone", "detection_head"), DETECTION_LOSS_NAMES, "box_ap"),
-    # An imported MediaPipe graph (model.imported), trained whole: its decoded joints and visibility, and its
-    # heatmaps (logits, focal loss; weight loss.heatmap), from which MediaPipe's own pipeline refines the joints.
-    "mediapipe": Phase("mediapipe", "landmarks", ("graph",), ("coordinate", "visibility", "heatmap"), "joints"),
+    # An imported MediaPipe graph (model.imported), trained whole: its decoded joints and visibility, its heatmaps
+    # (logits, focal loss; weight loss.heatmap), from which MediaPipe's own pipeline refines the joints, and its
+    # pose flag (with train.imported_negatives, on crops with and without a person).
+    "mediapipe": Phase(
+        "mediapipe", "landmarks", ("graph",), ("coordinate", "visibility", "heatmap", "presence"), "joints"
+    ),
 }
 # Phases whose epochs and learning rate are another's settings.
 SETTINGS_OF = {"mediapipe": "finetune"}
@@ -167,8 +170,11 @@ class PoseTrainer(keras.Model):
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
         if self._distilling and self.phase.name == "mediapipe":
-            # every joint, labelled or not: mean L1 to the teacher's joints (normalized crop coordinates)
-            kd = ops.mean(ops.abs(ops.cast(y_pred["joints"], "float32") - ops.stop_gradient(self.teacher_joints(x))))
+            # every joint, labelled or not: mean L1 to the teacher's joints (normalized crop coordinates), on the
+            # crops that hold a person (a crop with nobody has no joints to learn)
+            gap = ops.abs(ops.cast(y_pred["joints"], "float32") - ops.stop_gradient(self.teacher_joints(x)))
+            person = ops.reshape(ops.cast(y["presence"], "float32"), (-1, 1, 1))
+            kd = ops.sum(gap * person) / ops.maximum(ops.sum(person) * ops.cast(ops.size(gap[0]), "float32"), 1.0)
             self.distill_tracker.update_state(kd)
         elif self._distilling:
             kd = distill_loss(

@@ -628,6 +628,12 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
 
             phase_ds = make_presence_dataset(train_samples, presence_negatives(cfg, "train"), cfg)
             phase_val = PresenceValidationSet(cfg, val)
+        if phase == "mediapipe" and cfg.train.imported_negatives > 0:  # the pose flag learns crops with nobody
+            from blazepose.data.negatives import presence_negatives
+            from blazepose.data.pipeline import make_presence_dataset
+
+            negatives = presence_negatives(cfg, "train")
+            phase_ds = make_presence_dataset(train_samples, negatives, cfg, share=cfg.train.imported_negatives)
         guard = NaNGuard()
         callbacks = [
             Validation(phase_val, validation_source(cfg, phase), batch, key),
