@@ -127,3 +127,30 @@ def test_a_pasted_person_hides_the_joints_under_it_and_leaves_the_targets(tiny_l
     for (x, y), before, after in zip(joints, plain["visibility"], pasted["visibility"], strict=True):
         inside = 0 <= round(y) < 256 and 0 <= round(x) < 256 and changed[round(y), round(x)]
         assert after == (0.0 if inside else before)
+
+
+def test_aligned_crops_frame_the_circle_around_mid_hips_upright(tmp_path):
+    """A person lying with the head to the right: the aligned crop (no augmentation) turns them upright, mid-hips
+    at the crop's centre, the farthest joint 1 / 1.25 of the half-side away."""
+    from blazepose.data.sample import Sample
+    from blazepose.keypoints import LSP
+
+    path = tmp_path / "lying.png"
+    Image.new("RGB", (400, 300)).save(path)
+    kps = np.zeros((14, 2), np.float32)
+    named = {"right_hip": (200, 160), "left_hip": (200, 140), "right_shoulder": (260, 160), "left_shoulder": (260, 140),
+             "head_top": (300, 150), "right_ankle": (120, 160), "left_ankle": (120, 140)}  # fmt: skip
+    mask = np.zeros(14, np.float32)
+    for name, xy in named.items():
+        kps[LSP.index(name)] = xy
+        mask[LSP.index(name)] = 1
+    sample = Sample(str(path), kps, mask.copy(), mask, "lsp")
+    cfg = load_config(None, ["data.crop=aligned", "data.input_size=128", "data.heatmap_size=32"])
+    ex = load_example(sample, np.random.default_rng(0), cfg, Codec.from_config(cfg.data), train=False)
+    xy = Codec.from_config(cfg.data).denormalize(ex["joints"])  # crop pixels
+    hips = (xy[LSP.index("left_hip")] + xy[LSP.index("right_hip")]) / 2
+    shoulders = (xy[LSP.index("left_shoulder")] + xy[LSP.index("right_shoulder")]) / 2
+    np.testing.assert_allclose(hips, [63.5, 63.5], atol=1e-3)  # the crop's centre
+    assert shoulders[1] < hips[1] - 20 and abs(shoulders[0] - hips[0]) < 1e-3  # straight above: upright
+    # radius 100 px (hips to head top) -> side 250 px onto 128: the head top 100 x 128 / 250 = 51.2 above the hips
+    np.testing.assert_allclose(xy[LSP.index("head_top")], [63.5, 63.5 - 51.2], atol=1e-3)
