@@ -53,3 +53,12 @@ def smoke_run(data_root, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("smoke") / "run"
     train(cfg, run, verbose=0)
     return run
+
+
+@pytest.fixture(scope="session")
+def peer_models() -> Path:
+    """MediaPipe's released models in ../shared/peer (skipped where absent)."""
+    peer = REPO.parent / "shared" / "peer" / "mediapipe"
+    if not (peer / "pose_landmark_lite.tflite").is_file():
+        pytest.skip(f"MediaPipe's models not found under {peer}")
+    return peer

@@ -13,8 +13,6 @@ import pytest
 from blazepose import mediapipe
 from blazepose.errors import BlazePoseError
 
-REPO = Path(__file__).resolve().parents[1]
-PEER = REPO.parent / "shared" / "peer" / "mediapipe"
 FILES = {
     "mediapipe-lite": "pose_landmark_lite.tflite",
     "mediapipe-full": "pose_landmark_full.tflite",
@@ -24,10 +22,8 @@ FILES = {
 
 
 @pytest.fixture(scope="session")
-def peer() -> Path:
-    if not (PEER / "pose_landmark_lite.tflite").is_file():
-        pytest.skip(f"MediaPipe's models not found under {PEER}")
-    return PEER
+def peer(peer_models) -> Path:
+    return peer_models
 
 
 @pytest.fixture(autouse=True)
