@@ -24,6 +24,7 @@ def _shifted_copy(smoke_run, folder, shift):
     return folder / "model.keras"
 
 
+@pytest.mark.slow
 def test_average_is_the_mean_of_every_variable_and_keeps_the_config(smoke_run, tmp_path, capsys):
     base = keras.saving.load_model(smoke_run / "model.keras", compile=False)
     b = _shifted_copy(smoke_run, tmp_path / "b", 2.0)

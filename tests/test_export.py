@@ -58,6 +58,7 @@ def test_int8_and_float16_exports(smoke_run, tmp_path):
         assert np.isfinite(meta["parity"]["max_px"])
 
 
+@pytest.mark.slow
 def test_int8_keeps_the_heatmap_decode_in_float_and_passes_parity(tmp_path):
     """The packaged Lite model to int8: before the decode was kept in float its joints moved by 112 px on
     average (every cell index and the row / column arithmetic in 8 bits); now a few px, as float16's order."""
@@ -191,6 +192,7 @@ def test_missing_converter_package_names_the_install(monkeypatch):
         require("tf2onnx", "tf2onnx")
 
 
+@pytest.mark.slow
 def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run, tmp_path, monkeypatch, data_root):
     from blazepose.export import export_model
     from blazepose.inference import Predictor
@@ -218,6 +220,7 @@ def test_training_checkpoints_can_be_evaluated_directly(smoke_run, data_root, tm
     np.testing.assert_allclose(ckpt, final, atol=1e-3)  # model.keras is the final phase's best epoch
 
 
+@pytest.mark.slow
 def test_heatmap_decode_exports_to_tflite_and_is_fixed_there(smoke_run, data_root, tmp_path, capsys):
     weights = str(smoke_run / "model.keras")
     out = tmp_path / "hm.tflite"

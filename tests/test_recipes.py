@@ -76,6 +76,7 @@ def test_a_recipe_cannot_write_outside_the_runs_folder(tmp_path, text, words):
         plan(str(_recipe(tmp_path, text)), tmp_path / "runs", REPO)
 
 
+@pytest.mark.slow
 def test_reproduce_skips_finished_stages_resumes_interrupted_ones_and_averages_and_exports(smoke_run, tmp_path):
     text = '[[stage]]\nname = "a"\nconfig = "configs/smoke.toml"\n'
     text += '[[stage]]\nname = "b"\nconfig = "configs/smoke.toml"\ninit_from = "a"\n'

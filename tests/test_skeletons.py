@@ -50,6 +50,7 @@ def _five_keypoint_folder(data_root: Path, folder: Path, count: int = 12) -> Pat
     return folder
 
 
+@pytest.mark.slow
 def test_coco17_smoke_trains_natively_and_predicts_17_named_keypoints(data_root, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--config", str(REPO / "configs/coco17_smoke.toml"), "--run-dir", str(run),
@@ -78,6 +79,7 @@ def test_coco17_smoke_trains_natively_and_predicts_17_named_keypoints(data_root,
     assert per_joint["head_top"] == 0.0 and report["pck@0.2"]["valid"] == 4 * 14  # scored, never predicted
 
 
+@pytest.mark.slow
 def test_a_skeleton_file_works_end_to_end(data_root, tmp_path, capsys):
     folder = _five_keypoint_folder(data_root, tmp_path / "five")
     (tmp_path / "mine.toml").write_text(SKELETON)  # the model's skeleton file, a copy of the dataset's

@@ -265,6 +265,7 @@ def test_smoke_training_runs_every_phase_and_writes_the_run_dir(smoke_cfg, smoke
         train(smoke_cfg, run, verbose=0)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(smoke_cfg, tmp_path):
     from blazepose.config import save_config
     from blazepose.training.train import train
@@ -380,6 +381,7 @@ def test_init_from_copies_matching_sub_models(smoke_cfg, smoke_run):
         init_weights(build_from_config(wrong), smoke_run / "heatmap" / "best.npz")
 
 
+@pytest.mark.slow
 def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_run, tmp_path):
     # The packaged default model is exported weights: a later run can start from it.
     from blazepose.export import export_model
@@ -400,6 +402,7 @@ def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_
             assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in pairs), name
 
 
+@pytest.mark.slow
 def test_a_teacher_can_be_exported_weights_a_checkpoint_or_a_packaged_model(smoke_cfg, smoke_run, tmp_path):
     from blazepose.artifacts import load_network
     from blazepose.export import export_model
@@ -461,6 +464,7 @@ def test_checkpoints_load_by_sub_model_and_read_the_older_flat_layout(smoke_cfg,
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, after, strict=True))
 
 
+@pytest.mark.slow
 def test_regression_head_can_fit_a_small_batch():
     """The regression phase must be able to learn (a dense layer on the flattened 4x4 map did not: Adam's
     steps moved its outputs so far that it collapsed to the mean pose)."""
