@@ -573,11 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="json: this toolkit's layout (README, Output); coco: COCO keypoint results for pycocotools",
     )
-    pr.add_argument(
-        "--passes",
-        type=int,
-        help="1 = the detector's crop only; 2+ = re-crop (default: 2, and 1 for MediaPipe's models)",
-    )
+    pr.add_argument("--passes", type=int, default=2, help="1 = the detector's crop only; 2+ = re-crop (default 2)")
     _add_detector(pr)
     _add_flip(pr)
     _add_decode(pr)
@@ -613,7 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["none", "gt"],
         help="none: whole image (the headline); gt: crop from ground truth (diagnostic, labelled)",
     )
-    ev.add_argument("--passes", type=int, help="inference passes (default: 2, and 1 for MediaPipe's models)")
+    ev.add_argument("--passes", type=int, default=2, help="inference passes (default 2)")
     _add_detector(ev, threshold=False)
     _add_flip(ev)
     _add_decode(ev)
@@ -641,9 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     vd.add_argument("--json", help="write one JSON line per frame: frame, time, people (as predict's)")
     vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
     vd.add_argument("--no-smooth", action="store_true", help="raw keypoints, no One Euro smoothing")
-    vd.add_argument(
-        "--passes", type=int, help="passes when (re)starting a track (default: 2, and 1 for MediaPipe's models)"
-    )
+    vd.add_argument("--passes", type=int, default=2, help="passes when (re)starting a track (default 2)")
     _add_detector(vd, people=False)
     _add_flip(vd)
     _add_decode(vd)

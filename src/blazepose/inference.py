@@ -51,11 +51,6 @@ from blazepose.defaults import (
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import LSP, Skeleton, skeleton_of
 
-# Landmark passes per person when the caller gives none: the first crop and a re-crop around its keypoints for
-# this toolkit's models; the first crop alone for MediaPipe's (on coco_mini's validation half, imported Full with
-# its detector: PCK@0.2 of people 33.8 with one pass against 28.0 with two, docs/mediapipe.md).
-PASSES = 2
-MEDIAPIPE_PASSES = 1
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
 # With flip: the two estimates of a joint are averaged when they lie within this distance (a fraction of the
@@ -126,7 +121,7 @@ class Predictor:
     def __init__(
         self,
         weights: str | Path | None = None,
-        passes: int | None = None,
+        passes: int = 2,
         margin: float | None = None,
         batch_size: int = 16,
         runner=None,
@@ -145,7 +140,7 @@ class Predictor:
         whole_image: bool = True,
         min_pose_score: float = MIN_POSE_SCORE,
     ):
-        if passes is not None and passes < 1:
+        if passes < 1:
             raise BlazePoseError(f"passes must be at least 1, got {passes}")
         if batch_size < 1:
             raise BlazePoseError(f"batch size must be at least 1, got {batch_size}")
@@ -168,9 +163,7 @@ class Predictor:
         self.cfg = config_beside(weights) if weights else config_from_dict({})
         self.size = self.runner.input_size
         self.codec = Codec(input_size=self.size)
-        # the model's own default: MediaPipe's models read the crop their detector's alignment gives and lose on
-        # a re-crop around their keypoints (docs/mediapipe.md); this toolkit's models gain from it
-        self.passes = passes or (MEDIAPIPE_PASSES if self.cfg.model.imported else PASSES)
+        self.passes = passes
         self.margin = self.cfg.data.crop_margin if margin is None else margin
         self.batch_size = batch_size
         self.flip = flip
@@ -256,13 +249,16 @@ class Predictor:
     def recrop(self, keypoints: np.ndarray, image: np.ndarray, rotation: float | None = 0.0) -> Roi:
         """The next pass's ROI around the previous keypoints, upright by `rotation` (None: the rotation the
         keypoints' hips and shoulders give), kept inside the image so a wild guess cannot run off, and not
-        smaller than MIN_BOX_FRACTION of the image."""
+        smaller than MIN_BOX_FRACTION of the image. Framed as the model's crops were in training (its config's
+        data.crop): the keypoints' box x data.crop_margin, or the circle around mid-hips x ALIGN_MARGIN."""
         h, w = image.shape[:2]
         kps = np.clip(keypoints, 0, [w - 1, h - 1])
         ones = np.ones(len(kps))
+        a = alignment_from_keypoints(kps, ones, self.skeleton)
         if rotation is None:
-            a = alignment_from_keypoints(kps, ones, self.skeleton)
             rotation = a.rotation if a is not None else 0.0
+        if self.cfg.data.crop == "aligned" and a is not None:  # framed as the model was trained: the circle
+            return a.cx, a.cy, max(2.0 * a.radius * ALIGN_MARGIN, MIN_BOX_FRACTION * max(w, h)), rotation
         cx, cy, side = upright_box(kps, ones, rotation, self.margin)
         return cx, cy, max(side, MIN_BOX_FRACTION * max(w, h)), rotation
 

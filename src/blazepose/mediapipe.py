@@ -186,7 +186,7 @@ def config_text(name: str) -> str:
             f'[model]\nvariant = "detector"\nimported = "{name}"\n'
         )
     return (
-        f'task = "landmarks"\n\n[data]\ninput_size = {LANDMARK_INPUT}\nheatmap_size = 64\n\n'
+        f'task = "landmarks"\n\n[data]\ninput_size = {LANDMARK_INPUT}\nheatmap_size = 64\ncrop = "aligned"\n\n'
         f'[model]\nimported = "{name}"\nskeleton = "blazepose33"\npresence = true\n'
     )
 
