@@ -278,3 +278,45 @@ def test_pipeline_runs_released_models_by_name(data_root, peer):
     coco = coco_keypoints(person.keypoints, BLAZEPOSE33)
     for name in ("nose", "left_eye", "right_ankle"):
         np.testing.assert_allclose(coco[COCO.index(name), :2], person.keypoints[BLAZEPOSE33.index(name)], rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_another_skeleton_gets_new_landmark_outputs_on_the_imported_graph(tmp_path, data_root, peer):
+    import json
+    import shutil
+
+    import scipy.io
+
+    from blazepose.cli import main
+    from blazepose.config import load_config
+    from blazepose.training.train import train
+
+    folder = tmp_path / "five"
+    (folder / "images").mkdir(parents=True)
+    joints = scipy.io.loadmat(str(data_root / "lsp" / "joints.mat"))["joints"]
+    names, rows = ["head", "left_hand", "right_hand", "left_foot", "right_foot"], [13, 11, 6, 5, 0]
+    samples = []
+    for i in range(12):
+        shutil.copy(data_root / "lsp" / "images" / f"im{i + 1:04d}.jpg", folder / "images" / f"{i}.jpg")
+        kps = [[float(joints[0, k, i]), float(joints[1, k, i]), 2] for k in rows]
+        samples.append({"image": f"images/{i}.jpg", "keypoints": kps})
+    (folder / "annotations.json").write_text(json.dumps({"joint_names": names, "samples": samples}))
+    (folder / "skeleton.toml").write_text(f"joints = {json.dumps(names)}\n")
+    sets = [f"data.root={folder}", "data.split=custom", 'data.train_sets=["custom"]', "train.init_from=mediapipe-lite",
+            f"model.skeleton={folder / 'skeleton.toml'}", "train.finetune_epochs=1", "train.steps_per_epoch=2",
+            "train.val_samples=2", "data.batch_size=2", "train.run_eagerly=true"]  # fmt: skip
+    train(load_config(None, sets), tmp_path / "run", verbose=0)
+    model, image = str(tmp_path / "run" / "model.keras"), str(folder / "images" / "0.jpg")
+    out = tmp_path / "p.json"
+    assert main(["predict", image, "--weights", model, "--detector", "mediapipe", "--quiet", "--output", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["joint_names"] == names and len(payload["predictions"][0]["people"][0]["keypoints"]) == 5
+    # not MediaPipe's 33 any more: no --mediapipe export, the toolkit's own instead
+    assert (
+        main(
+            ["export", "--weights", model, "--format", "tflite", "--mediapipe", "--output", str(tmp_path / "x.tflite")]
+        )
+        == 2
+    )
+    assert main([*export, "--output", str(tmp_path / "m.tflite")]) == 0
+    assert main(["predict", image, "--weights", str(tmp_path / "m.tflite"), "--quiet", "--detector", "mediapipe"]) == 0

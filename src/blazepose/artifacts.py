@@ -355,7 +355,11 @@ class TFLiteRunner:
             raise BlazePoseError(f"{path} is a TFLite model but not an exported BlazePose one")
         self.input = inputs[0]["index"]
         self.input_size = int(inputs[0]["shape"][1])
-        self.imported = bool(cfg.model.imported)  # MediaPipe's tensors (mediapipe.py), in the file's order
+        # MediaPipe's own tensors (mediapipe.py), in the file's order: a released file or one written back with
+        # export --mediapipe (an import exported without it has this toolkit's named outputs)
+        mediapipe_shapes = {(1, 195), (1, 2254, 12)}
+        shapes = {tuple(int(v) for v in o["shape"]) for o in self.interpreter.get_output_details()}
+        self.imported = bool(cfg.model.imported) and bool(shapes & mediapipe_shapes)
         self.detection_codec = SSDCodec() if self.detector and self.imported else None
         if self.imported:
             details = self.interpreter.get_output_details()

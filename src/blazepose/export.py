@@ -396,6 +396,11 @@ def export_mediapipe(weights: str | Path, output: str | Path, quantize: str = "f
             "back models imported with 'blazepose import' or trained from one (train.init_from = mediapipe-...)"
         )
     net = load_network(weights, task=cfg.task)
+    if "landmark_head" in {layer.name for layer in net.layers}:
+        raise BlazePoseError(
+            f"{weights} has new landmark outputs (skeleton {cfg.model.skeleton}), not MediaPipe's 33: it is no "
+            "MediaPipe model; export it without --mediapipe"
+        )
     graph = net.get_layer("graph")
     inp_shape, out_shapes = SIGNATURES[cfg.task]
     spec = tf.TensorSpec(inp_shape, tf.float32, name="input_1")

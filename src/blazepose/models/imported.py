@@ -64,3 +64,48 @@ def wrap_graph(graph: keras.Model, task: str, name: str) -> keras.Model:
     else:
         outputs = dict(zip(DETECTOR_OUTPUTS, raw, strict=True))
     return keras.Model(image, outputs, name=name.replace("-", "_"))
+
+
+FEATURES = "graph"  # a new-head network's sub-model: the imported graph up to its landmark layer, and its pose flag
+NEW_HEAD = "landmark_head"
+
+
+def with_new_heads(net: keras.Model, num_joints: int, name: str) -> keras.Model:
+    """An imported landmark network with new landmark outputs for another skeleton: the imported graph up to the
+    features its landmark layer reads (the sub-model ``graph``, with the pose flag beside), then a new landmark
+    layer of the same shape giving `num_joints` x (x, y, visibility logit): joints normalized to the crop, their
+    visibility through a sigmoid, presence the imported pose flag. Trains as one phase like a 33-point import."""
+    graph = net.get_layer(GRAPH)
+    reshape = graph.outputs[0]._keras_history[0]  # the landmarks' RESHAPE
+    landmark_layer = reshape.input._keras_history[0]  # the conv that gives the 39 x 5 values
+    features = keras.Model(graph.inputs, [landmark_layer.input, graph.outputs[1]], name=FEATURES)
+    feat_in = keras.Input(landmark_layer.input.shape[1:], name="features")
+    x = layers.Conv2D(num_joints * 3, landmark_layer.kernel_size, padding="valid", name="landmarks")(feat_in)
+    head = keras.Model(feat_in, layers.Flatten(name="flat")(x), name=NEW_HEAD)
+    image = keras.Input(net.input.shape[1:], name="image")
+    task = net.get_layer("mediapipe_input").task
+    feats, flag = features(MediaPipeInput(task, name="mediapipe_input")(image))
+    raw = head(feats)
+    outputs = NewLandmarks(num_joints, name="decode")(raw, flag)
+    return keras.Model(image, outputs, name=name.replace("-", "_"))
+
+
+@keras.saving.register_keras_serializable(package="blazepose")
+class NewLandmarks(layers.Layer):
+    """A new head's (B, K x 3) -> joints (B, K, 2) normalized to the crop (the crop's centre at the start),
+    visibility (B, K) through a sigmoid, presence (B,) the imported pose flag."""
+
+    def __init__(self, num_joints: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.num_joints = int(num_joints)
+
+    def call(self, raw, pose_flag):
+        v = ops.reshape(raw, (-1, self.num_joints, 3))
+        return {
+            "joints": v[..., :2] + 0.5,
+            "visibility": ops.sigmoid(v[..., 2]),
+            "presence": ops.reshape(pose_flag, (-1,)),
+        }
+
+    def get_config(self):
+        return {**super().get_config(), "num_joints": self.num_joints}

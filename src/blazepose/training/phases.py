@@ -50,7 +50,11 @@ PHASES = {
     # (logits, focal loss; weight loss.heatmap), from which MediaPipe's own pipeline refines the joints, and its
     # pose flag (with train.imported_negatives, on crops with and without a person).
     "mediapipe": Phase(
-        "mediapipe", "landmarks", ("graph",), ("coordinate", "visibility", "heatmap", "presence"), "joints"
+        "mediapipe",
+        "landmarks",
+        ("graph", "landmark_head"),  # the head: new landmark outputs for another skeleton, where there are some
+        ("coordinate", "visibility", "heatmap", "presence"),
+        "joints",
     ),
 }
 # Phases whose epochs and learning rate are another's settings.
@@ -168,7 +172,10 @@ class PoseTrainer(keras.Model):
         if self.cfg.loss.either_side_sets and self.phase.name != "presence":
             y, exchanged = choose_sides(y, y_pred, self.flip_index, self.cfg.loss.heatmap_type)
             self.side_swaps.update_state(exchanged, sample_weight=y["either_side"])
-        parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, self.phase.losses)
+        losses = self.phase.losses
+        if self.phase.name == "mediapipe":  # an imported graph with new landmark outputs has no heatmaps
+            losses = tuple(n for n in losses if n != "heatmap" or "heatmap" in y_pred)
+        parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, losses)
         if self._distilling and self.phase.name == "mediapipe":
             # every joint, labelled or not: mean L1 to the teacher's joints (normalized crop coordinates), on the
             # crops that hold a person (a crop with nobody has no joints to learn)
@@ -191,7 +198,7 @@ class PoseTrainer(keras.Model):
             "presence": 1.0,
         }
         total = 0.0
-        for name in self.phase.losses:
+        for name in losses:
             total = total + weights[name] * parts[name]
             self.trackers[name].update_state(parts[name])
         if self._distilling:

@@ -420,12 +420,15 @@ def imported_start(cfg: Config) -> Config:
         )
     if cfg.task != "landmarks":
         raise BlazePoseError("train.init_from: MediaPipe's detector can be imported and run, not trained here yet")
-    if cfg.model.skeleton not in ("lsp", "blazepose33"):  # "lsp" is the default: the data's joints map onto 33
+    # the default skeleton ("lsp") means the data's own joints, mapped onto the 33; any other skeleton gets new
+    # landmark outputs on the imported graph (models/imported.with_new_heads)
+    skeleton = "blazepose33" if cfg.model.skeleton == "lsp" else cfg.model.skeleton
+    if skeleton != "blazepose33" and cfg.loss.distill_from:
         raise BlazePoseError(
-            f"train.init_from: {path} predicts BlazePose's 33 landmarks; model.skeleton {cfg.model.skeleton!r} "
-            "cannot be trained from it (leave model.skeleton unset or set it to blazepose33)"
+            f"loss.distill_from: a teacher's 33 landmarks cannot teach model.skeleton {cfg.model.skeleton!r} (new "
+            "landmark outputs); leave loss.distill_from empty, or train the 33 points"
         )
-    model = dataclasses.replace(cfg.model, imported=source.model.imported, skeleton="blazepose33", presence=True)
+    model = dataclasses.replace(cfg.model, imported=source.model.imported, skeleton=skeleton, presence=True)
     data = dataclasses.replace(cfg.data, input_size=source.data.input_size, heatmap_size=source.data.heatmap_size)
     return dataclasses.replace(cfg, model=model, data=data)
 
@@ -580,6 +583,11 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
             trainer = DetectorTrainer(net, cfg)
         elif cfg.model.imported:  # the imported graph itself (its weights too; a resume then loads last.npz)
             net = load_network(config_model_path(cfg.train.init_from), "train.init_from:")
+            skeleton = skeleton_of(cfg)
+            if skeleton.num_joints != int(net.output["joints"].shape[1]):  # another skeleton: new landmark outputs
+                from blazepose.models.imported import with_new_heads
+
+                net = with_new_heads(net, skeleton.num_joints, cfg.model.imported)
             trainer = PoseTrainer(net, cfg, teacher)
         else:
             net = build_from_config(cfg)
