@@ -312,11 +312,7 @@ def test_another_skeleton_gets_new_landmark_outputs_on_the_imported_graph(tmp_pa
     payload = json.loads(out.read_text())
     assert payload["joint_names"] == names and len(payload["predictions"][0]["people"][0]["keypoints"]) == 5
     # not MediaPipe's 33 any more: no --mediapipe export, the toolkit's own instead
-    assert (
-        main(
-            ["export", "--weights", model, "--format", "tflite", "--mediapipe", "--output", str(tmp_path / "x.tflite")]
-        )
-        == 2
-    )
+    export = ["export", "--weights", model, "--format", "tflite"]
+    assert main([*export, "--mediapipe", "--output", str(tmp_path / "x.tflite")]) == 2
     assert main([*export, "--output", str(tmp_path / "m.tflite")]) == 0
     assert main(["predict", image, "--weights", str(tmp_path / "m.tflite"), "--quiet", "--detector", "mediapipe"]) == 0
