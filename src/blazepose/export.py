@@ -140,7 +140,13 @@ def _to_onnx(model, path: Path) -> None:
     require("tf2onnx", "tf2onnx")
     size = model.input.shape[1]
     model(np.zeros((1, size, size, 3), np.float32), training=False)  # Keras exports only models it has called
-    model.export(str(path), format="onnx", verbose=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:  # beside, then into place: a failure (a full disk) leaves no partial file
+        model.export(str(tmp), format="onnx", verbose=False)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BlazePoseError(f"could not write {path}: {exc.strerror or exc}") from None
 
 
 def heatmap_ties(model, images: np.ndarray, got: np.ndarray, limit: float, tolerance: float) -> np.ndarray:
@@ -215,11 +221,9 @@ def export_model(
                 if detector
                 else calibration_images(cfg, calibration_count)
             )
-        tmp = output.with_name(f".{output.name}.tmp")
         with _converter_quiet():
             content = _to_tflite(keras_runner.model, size, quantize, calibration)
-        tmp.write_bytes(content)
-        tmp.replace(output)
+        atomic_write(output, lambda f: f.write(content))
     elif fmt == "onnx":
         require("onnxruntime", "onnxruntime")
         _to_onnx(keras_runner.model, output)
