@@ -168,6 +168,8 @@ def _predictor(args: argparse.Namespace, batch_size: int, **kw):
         detector=args.detector,
         min_score=args.min_score,
         min_presence=args.min_presence,
+        # --min-presence 0 keeps everyone: the mean-joint-score rule is off with it
+        **({"min_pose_score": 0.0} if args.min_presence == 0 else {}),
         num_threads=args.threads,
         **kw,
     )
@@ -441,7 +443,8 @@ def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshol
         type=float,
         default=MIN_PRESENCE,
         help="drop people whose crop the landmark model's presence output scores below this (0..1; default "
-        f"{MIN_PRESENCE}; 0 keeps everyone; models without a presence output are not filtered)",
+        f"{MIN_PRESENCE}; 0 keeps everyone, whatever their mean joint score; models without a presence output "
+        "are not filtered)",
     )
     parser.add_argument(
         "--min-score",
