@@ -125,6 +125,9 @@ class LossConfig:
     offset: float = 1.0  # L1 in heatmap pixels, within offset_radius of each joint
     coordinate: float = 1.0  # L1 on normalized [0, 1] coordinates, annotated joints only
     visibility: float = 0.1  # binary cross-entropy (MSE for the linear_xyv head)
+    # The presence output's cross-entropy where it trains beside the keypoints (an imported graph's pose flag,
+    # which shares the graph's features: a high weight lets it pull them away from the keypoints).
+    presence: float = 1.0
     # Training sets whose left/right labels may be the observer's rather than the person's (LSPet has such
     # images): their samples are scored against the labels or the labels with left and right exchanged,
     # whichever the current prediction fits better. Empty: every label is taken as given.
@@ -430,6 +433,7 @@ RANGES = (
     ("loss.coordinate", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("loss.visibility", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("loss.distill", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    ("loss.presence", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("train.warmup_epochs", lambda v: _finite(v) and v >= 0, "a finite number of epochs >= 0"),
     ("train.final_lr_fraction", lambda v: 0 <= v <= 1, "a fraction between 0 and 1"),
     ("train.clipnorm", lambda v: _finite(v) and v >= 0, "a finite number >= 0 (0: no clipping)"),

@@ -195,7 +195,8 @@ class PoseTrainer(keras.Model):
             "offset": self.cfg.loss.offset,
             "coordinate": self.cfg.loss.coordinate,
             "visibility": self.cfg.loss.visibility,
-            "presence": 1.0,
+            # the presence phase trains the head alone (weight 1); an imported graph's flag beside the keypoints
+            "presence": self.cfg.loss.presence if self.phase.name == "mediapipe" else 1.0,
         }
         total = 0.0
         for name in losses:
