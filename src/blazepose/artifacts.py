@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -126,7 +127,7 @@ def imported_path(name: str) -> Path:
     if not target.is_file():
         from blazepose.training.tflite_import import import_model
 
-        print(f"importing {canonical(name)} from {source} into {target.parent}", flush=True)
+        print(f"importing {canonical(name)} from {source} into {target.parent}", file=sys.stderr, flush=True)
         import_model(source, target.parent)
     return target
 
