@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from blazepose import mediapipe
+from blazepose.data.download import sha256_file
 from blazepose.errors import BlazePoseError
 
 FILES = {
@@ -161,7 +162,7 @@ def test_locate_copies_checks_and_downloads(tmp_path, monkeypatch, peer):
     # a named folder: copied into the cache with its config beside it
     path = mediapipe.locate("mediapipe-lite", folder=peer)
     assert path.parent == tmp_path / "cache" / "mediapipe-lite"
-    assert mediapipe.sha256(path) == mediapipe.RELEASED["mediapipe-lite"].sha256
+    assert sha256_file(path) == mediapipe.RELEASED["mediapipe-lite"].sha256
     assert 'imported = "mediapipe-lite"' in path.with_suffix(".toml").read_text()
     # a file of that name that is not MediaPipe's: refused, nothing cached
     bad = tmp_path / "bad"
@@ -205,7 +206,7 @@ def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer, crops):
         return [(d["name"], d["shape"].tolist(), d["dtype"]) for d in details]
 
     assert signature(out) == signature(source)
-    assert meta["sha256"] == mediapipe.sha256(out)  # written beside it, so a copy can be checked
+    assert meta["sha256"] == sha256_file(out)  # written beside it, so a copy can be checked
     assert meta["signature"] == {
         k: [{**o, "dtype": "float32"} for o in v] for k, v in read_graph(source).signature().items()
     }

@@ -30,6 +30,7 @@ import numpy as np
 
 from blazepose._quiet import import_tensorflow, native_stderr_silenced
 from blazepose.config import Config, config_from_dict, load_config
+from blazepose.data.download import sha256_file
 from blazepose.errors import BlazePoseError, require
 from blazepose.mediapipe import (
     DETECTOR_OUTPUTS,
@@ -40,7 +41,6 @@ from blazepose.mediapipe import (
     is_mediapipe_name,
     locate,
     scale_input,
-    sha256,
 )
 from blazepose.outputs import atomic_write
 
@@ -65,7 +65,7 @@ def verified(path: Path) -> Path:
     """`path`, a packaged file, after its sha256 was found to be the one it shipped with (once per process)."""
     if path not in _VERIFIED and path.parent == SHIPPED_DIR:
         expected = PACKAGED_SHA256.get(path.name)
-        if expected is not None and sha256(path) != expected:
+        if expected is not None and sha256_file(path) != expected:
             raise BlazePoseError(
                 f"the packaged model {path} is damaged (its sha256 is not the one it shipped with): reinstall blazepose"
             )

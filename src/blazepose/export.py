@@ -307,9 +307,9 @@ HEAD_OUTPUTS = {"presence": "(1, 1) probability that the crop holds a person (th
 
 def write_meta(output: Path, meta: dict) -> dict:
     """The export's record beside it, with the file's sha256 (a copy can be checked against it); returns it."""
-    from blazepose.mediapipe import sha256
+    from blazepose.data.download import sha256_file
 
-    meta = {**meta, "sha256": sha256(Path(output))}
+    meta = {**meta, "sha256": sha256_file(Path(output))}
     atomic_write(meta_path(output), lambda f: f.write(json.dumps(meta, indent=1, default=str).encode()))
     return meta
 

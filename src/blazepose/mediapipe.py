@@ -19,7 +19,6 @@ published download (``$BLAZEPOSE_MEDIAPIPE_URL`` replaces its base address). The
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -33,6 +32,7 @@ import numpy as np
 
 from blazepose.alignment import Alignment, upright_rotation
 from blazepose.codec import Detection
+from blazepose.data.download import sha256_file
 from blazepose.errors import BlazePoseError
 
 
@@ -103,14 +103,6 @@ def cache_dir() -> Path:
     return Path(base) / "blazepose"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _local_sources(model: Released, folder: str | Path | None) -> list[Path]:
     places = []
     named = folder or os.environ.get("BLAZEPOSE_MEDIAPIPE")
@@ -134,7 +126,7 @@ def _download(model: Released, target: Path) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         tmp.unlink(missing_ok=True)
         raise BlazePoseError(f"could not download {url}: {getattr(exc, 'reason', exc)}") from None
-    if sha256(tmp) != model.sha256:
+    if sha256_file(tmp) != model.sha256:
         tmp.unlink(missing_ok=True)
         raise BlazePoseError(f"{url}: the download's sha256 differs from MediaPipe's released {model.file}")
     os.replace(tmp, target)
@@ -156,7 +148,7 @@ def locate(name: str, folder: str | Path | None = None) -> Path:
             if not source.is_file():
                 tried.append(str(source))
                 continue
-            if sha256(source) != model.sha256:
+            if sha256_file(source) != model.sha256:
                 raise BlazePoseError(
                     f"{source} is not MediaPipe's released {model.file} (sha256 differs); remove it or name "
                     "another folder with $BLAZEPOSE_MEDIAPIPE"

@@ -26,7 +26,8 @@ import_tensorflow()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from blazepose.mediapipe import NOTICE, RELEASED, sha256, write_config  # noqa: E402
+from blazepose.data.download import sha256_file  # noqa: E402
+from blazepose.mediapipe import NOTICE, RELEASED, write_config  # noqa: E402
 from blazepose.models.imported import GRAPH, wrap_graph  # noqa: E402
 from blazepose.models.tflite_layers import (  # noqa: E402
     FUSED_ACTIVATIONS,
@@ -376,7 +377,7 @@ def pose_task(graph: Graph) -> str:
 def released_name(path: Path, task: str, params: int) -> tuple[str, bool]:
     """The MediaPipe name of a file (by its sha256) and whether it is the released file itself; a landmark file
     that is not one is named after the released graph nearest in parameters."""
-    digest = sha256(path)
+    digest = sha256_file(path)
     for name, model in RELEASED.items():
         if model.sha256 == digest:
             return name, True
@@ -428,7 +429,7 @@ def import_model(path: str | Path, output: str | Path) -> dict:
     record = {
         "imported": name,
         "source": str(path.resolve()),
-        "sha256": sha256(path),
+        "sha256": sha256_file(path),
         "released_file": released,
         "task": task,
         "parameters": int(model.count_params()),
