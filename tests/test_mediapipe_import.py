@@ -22,11 +22,6 @@ FILES = {
 }
 
 
-@pytest.fixture(scope="session")
-def peer(peer_models) -> Path:
-    return peer_models
-
-
 @pytest.fixture(autouse=True)
 def cache(tmp_path_factory, monkeypatch):
     """Every test's model cache in one temporary folder (imports are kept between tests, never in ~/.cache)."""
@@ -53,14 +48,14 @@ def crops(data_root) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(FILES))
-def test_import_matches_litert_on_real_crops(peer, crops, name):
+def test_import_matches_litert_on_real_crops(peer_models, crops, name):
     from blazepose.training.tflite_import import build_keras, parity, pose_task, read_graph
 
-    graph = read_graph(peer / FILES[name])
+    graph = read_graph(peer_models / FILES[name])
     task = pose_task(graph)
     assert task == mediapipe.RELEASED[name].task
     model = build_keras(graph)
-    checks = parity(peer / FILES[name], model, crops[task], task)
+    checks = parity(peer_models / FILES[name], model, crops[task], task)
     assert len(checks) == len(graph.outputs)
     for out, check in zip(graph.signature()["outputs"], checks, strict=True):
         assert check["ok"], (name, out["name"], check)
@@ -153,14 +148,14 @@ def test_ssd_anchors_and_decode_by_hand():
     assert (a.cx, a.cy, a.radius, a.rotation) == pytest.approx((8.0, 10.0, 30.0, 90.0))
 
 
-def test_locate_copies_checks_and_downloads(tmp_path, monkeypatch, peer):
+def test_locate_copies_checks_and_downloads(tmp_path, monkeypatch, peer_models):
     import functools
     import http.server
     import threading
 
     monkeypatch.setenv("BLAZEPOSE_CACHE", str(tmp_path / "cache"))
     # a named folder: copied into the cache with its config beside it
-    path = mediapipe.locate("mediapipe-lite", folder=peer)
+    path = mediapipe.locate("mediapipe-lite", folder=peer_models)
     assert path.parent == tmp_path / "cache" / "mediapipe-lite"
     assert sha256_file(path) == mediapipe.RELEASED["mediapipe-lite"].sha256
     assert 'imported = "mediapipe-lite"' in path.with_suffix(".toml").read_text()
@@ -174,7 +169,7 @@ def test_locate_copies_checks_and_downloads(tmp_path, monkeypatch, peer):
     monkeypatch.setattr(mediapipe, "_local_sources", lambda model, folder: [])
     served = tmp_path / "served"
     served.mkdir()
-    (served / "pose_detection.tflite").write_bytes((peer / "pose_detection.tflite").read_bytes())
+    (served / "pose_detection.tflite").write_bytes((peer_models / "pose_detection.tflite").read_bytes())
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -190,11 +185,11 @@ def test_locate_copies_checks_and_downloads(tmp_path, monkeypatch, peer):
 
 
 @pytest.mark.slow
-def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer, crops):
+def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer_models, crops):
     from blazepose.export import export_mediapipe
     from blazepose.training.tflite_import import import_model, read_graph, run_tflite
 
-    source = peer / "pose_landmark_lite.tflite"
+    source = peer_models / "pose_landmark_lite.tflite"
     record = import_model(source, tmp_path / "imported")
     out = tmp_path / "pose_landmark_lite.tflite"
     meta = export_mediapipe(record["model"], out, "float16")
@@ -216,7 +211,7 @@ def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer, crops):
 
 
 @pytest.mark.slow
-def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, data_root, peer):
+def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, data_root, peer_models):
     import keras
     import tensorflow as tf
 
@@ -260,7 +255,7 @@ def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, 
     assert meta["signature"]["inputs"][0]["name"] == "input_1"
 
 
-def test_pipeline_runs_released_models_by_name(data_root, peer):
+def test_pipeline_runs_released_models_by_name(data_root, peer_models):
     from blazepose.data.images import load_image
     from blazepose.evaluation.coco_eval import coco_keypoints
     from blazepose.inference import Predictor
@@ -282,7 +277,7 @@ def test_pipeline_runs_released_models_by_name(data_root, peer):
 
 
 @pytest.mark.slow
-def test_another_skeleton_gets_new_landmark_outputs_on_the_imported_graph(tmp_path, data_root, peer):
+def test_another_skeleton_gets_new_landmark_outputs_on_the_imported_graph(tmp_path, data_root, peer_models):
     import json
     import shutil
 

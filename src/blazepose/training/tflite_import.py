@@ -124,9 +124,6 @@ def _options(tfl, op, name: str) -> dict:
         return {"align_corners": bool(o.AlignCorners()), "half_pixel_centers": bool(o.HalfPixelCenters())}
     if name == "DEPTH_TO_SPACE":
         return {"block_size": load(tfl.DepthToSpaceOptions).BlockSize()}
-    if name == "RESHAPE":
-        o = load(tfl.ReshapeOptions)
-        return {"new_shape": [int(v) for v in o.NewShapeAsNumpy()]} if o.NewShapeLength() else {}
     return {}
 
 
@@ -273,11 +270,9 @@ def build_keras(graph: Graph, name: str = GRAPH) -> keras.Model:
             y = TFLiteResizeBilinear(size, o["align_corners"], o["half_pixel_centers"], name=lname)(
                 tensors[op.inputs[0]]
             )
-        elif op.name == "RESHAPE":
-            shape = o.get("new_shape") or consts[op.inputs[1]].astype(int).tolist()
+        elif op.name == "RESHAPE":  # to the output tensor's own shape, less the batch
             target = graph.tensor_shapes[op.outputs[0]]
             y = layers.Reshape(tuple(int(v) for v in target[1:]), name=lname)(tensors[op.inputs[0]])
-            del shape  # the output tensor's own shape says the same, with the batch in front
         elif op.name == "LOGISTIC":
             y = layers.Activation("sigmoid", name=lname)(tensors[op.inputs[0]])
         elif op.name == "DEPTH_TO_SPACE":
