@@ -7,6 +7,7 @@ from blazepose.losses import (
     coordinate_loss,
     distill_loss,
     heatmap_loss,
+    joint_distill_loss,
     offset_loss,
     swap_sides,
     visibility_loss,
@@ -135,6 +136,24 @@ def test_distill_loss_by_hand():
     assert float(distill_loss(teacher, teacher, logits=True)) == 0.0
     # Plain heatmaps (the mse loss): compared as they are. 0.1 apart on 4 pixels: 0.04 per joint.
     assert float(distill_loss(student + 0.1, student, logits=False)) == pytest.approx(0.04)
+
+
+def test_joint_distill_loss_by_hand():
+    # 2 crops x 3 joints x (x, y). Crop 0 holds a person: its joints are 0.1, 0.2, 0.3 away in x (0 in y);
+    # crop 1 holds nobody and is 5 away everywhere: it never counts.
+    teacher = np.zeros((2, 3, 2), np.float32)
+    student = teacher.copy()
+    student[0, :, 0] = [0.1, 0.2, 0.3]
+    student[1] = 5.0
+    presence = np.array([1.0, 0.0], np.float32)
+    # every joint: (0.1 + 0.2 + 0.3) / (3 joints x 2 coordinates) = 0.1
+    assert float(joint_distill_loss(student, teacher, presence)) == pytest.approx(0.1)
+    # joint 0 labelled: only joints 1 and 2 count, (0.2 + 0.3) / 4 = 0.125
+    labelled = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], np.float32)
+    assert float(joint_distill_loss(student, teacher, presence, labelled)) == pytest.approx(0.125)
+    # every joint labelled, or nobody in any crop: nothing counts, 0 (not a division by zero)
+    assert float(joint_distill_loss(student, teacher, presence, np.ones((2, 3), np.float32))) == 0.0
+    assert float(joint_distill_loss(student, teacher, np.zeros(2, np.float32))) == 0.0
 
 
 def test_centre_focal_loss_by_hand_and_ignore_weights():

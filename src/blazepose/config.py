@@ -142,6 +142,9 @@ class LossConfig:
     # The teacher's target is the mean of its heatmaps for the crop and for the mirrored crop (mirrored back,
     # left and right exchanged): a stronger teacher, at twice its cost.
     distill_flip: bool = False
+    # An imported graph's teacher (phase "mediapipe") also on the joints the label gives; False: only on the
+    # joints it lacks (MediaPipe's face, hands and feet for LSP), so the labels alone place the labelled joints.
+    distill_labelled: bool = True
     # Detector: weight of the rotation loss (L1 on the sin and cos of the alignment's rotation) beside the
     # centre, offset, size and box losses (weight 1 each).
     detector_rotation: float = 1.0

@@ -111,6 +111,17 @@ def compute_losses(
     return out
 
 
+def joint_distill_loss(student, teacher, presence, labelled=None):
+    """Mean L1 between a student's and a teacher's joints (B, K, 2), over the samples whose `presence` (B,) is 1;
+    with `labelled` (B, K), only over the joints it marks 0 (those the label lacks). 0 when nothing counts."""
+    gap = ops.abs(ops.cast(student, "float32") - ops.cast(teacher, "float32"))
+    weight = ops.reshape(ops.cast(presence, "float32"), (-1, 1))
+    if labelled is not None:
+        weight = weight * (1.0 - ops.cast(labelled, "float32"))
+    weight = ops.broadcast_to(weight, ops.shape(gap)[:2])[..., None]
+    return ops.sum(gap * weight) / ops.maximum(ops.sum(weight) * ops.cast(ops.shape(gap)[-1], "float32"), 1.0)
+
+
 def distill_loss(student, teacher, logits: bool):
     """Squared error between two models' heatmaps (B, H, W, K), summed over pixels, averaged over joints.
 

@@ -23,6 +23,7 @@ from blazepose.losses import (
     choose_sides,
     compute_losses,
     distill_loss,
+    joint_distill_loss,
 )
 from blazepose.models.blazepose import HEADS
 from blazepose.training.checkpoint import SUB_MODELS, sub_models
@@ -177,11 +178,14 @@ class PoseTrainer(keras.Model):
             losses = tuple(n for n in losses if n != "heatmap" or "heatmap" in y_pred)
         parts = compute_losses(y, y_pred, self.linear_visibility, self.cfg.loss.heatmap_type, losses)
         if self._distilling and self.phase.name == "mediapipe":
-            # every joint, labelled or not: mean L1 to the teacher's joints (normalized crop coordinates), on the
-            # crops that hold a person (a crop with nobody has no joints to learn)
-            gap = ops.abs(ops.cast(y_pred["joints"], "float32") - ops.stop_gradient(self.teacher_joints(x)))
-            person = ops.reshape(ops.cast(y["presence"], "float32"), (-1, 1, 1))
-            kd = ops.sum(gap * person) / ops.maximum(ops.sum(person) * ops.cast(ops.size(gap[0]), "float32"), 1.0)
+            # mean L1 to the teacher's joints on the crops that hold a person (a crop with nobody has no joints
+            # to learn); every joint, or (loss.distill_labelled = false) those the label lacks
+            kd = joint_distill_loss(
+                y_pred["joints"],
+                ops.stop_gradient(self.teacher_joints(x)),
+                y["presence"],
+                None if self.cfg.loss.distill_labelled else y["mask"],
+            )
             self.distill_tracker.update_state(kd)
         elif self._distilling:
             kd = distill_loss(
