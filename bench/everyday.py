@@ -54,7 +54,7 @@ def main() -> None:
     runs = {
         whole + off: Predictor(args.weights, detector="none", min_presence=0.0, min_pose_score=0.0),
         whole: Predictor(args.weights, detector="none"),
-        found: Predictor(args.weights, detector=args.detector, min_score=min_score, whole_image=False),
+        found: Predictor(args.weights, detector=args.detector, min_score=min_score, whole_image="never"),
         merged + off: Predictor(
             args.weights, detector=args.detector, min_score=min_score, min_presence=0.0, min_pose_score=0.0
         ),

@@ -85,10 +85,25 @@ class SolutionsPose:
 
 
 def ours(spec: str):
+    """WEIGHTS[,DETECTOR][,passes=N][,whole=always|if_empty|never][,min_score=S][,threads=N] -> our Predictor
+    (defaults: the packaged detector, the Predictor's own settings)."""
     from blazepose.inference import Predictor
 
-    weights, _, detector = spec.partition(",")
-    return Predictor(weights, detector=detector or "detector")
+    weights, *rest = spec.split(",")
+    options = dict(part.split("=", 1) for part in rest if "=" in part)
+    detector = next((part for part in rest if "=" not in part), "detector")
+    kw = {}
+    if "passes" in options:
+        kw["passes"] = int(options.pop("passes"))
+    if "whole" in options:
+        kw["whole_image"] = options.pop("whole")
+    if "min_score" in options:
+        kw["min_score"] = float(options.pop("min_score"))
+    if "threads" in options:
+        kw["num_threads"] = int(options.pop("threads"))
+    if options:
+        sys.exit(f"--ours {spec}: unknown option(s) {', '.join(options)} (passes, whole, min_score, threads)")
+    return Predictor(weights, detector=detector, **kw)
 
 
 def score(pipelines: dict, data_root: str) -> dict:
@@ -206,9 +221,16 @@ def main() -> None:
     parser.add_argument(
         "--ours",
         action="append",
-        metavar="NAME=WEIGHTS,DETECTOR",
-        help="one of our pipelines (repeatable); default: MediaPipe's imported Full + detector, and the packaged "
+        metavar="[NAME=]WEIGHTS,DETECTOR[,OPTION=VALUE...]",
+        help="one of our pipelines (repeatable; NAME without commas; options: passes, whole (always / if_empty / "
+        "never), min_score, threads); default: MediaPipe's imported Full + detector, and the packaged "
         "default",
+    )
+    parser.add_argument(
+        "--mediapipe",
+        default="lite,full,heavy",
+        help="MediaPipe's own pipelines to run beside ours (comma-separated; full is always run: the time "
+        "reference)",
     )
     parser.add_argument(
         "--timing", type=int, default=40, help="coco_mini validation images timed per round (default 40)"
@@ -225,10 +247,17 @@ def main() -> None:
         "ours, MediaPipe Full imported + MediaPipe detector=mediapipe-full,mediapipe",
         "ours, default (packaged Full + detector)=full,detector",
     ]
-    pipelines = {f"MediaPipe {n} (solutions.pose)": SolutionsPose(c) for c, n in enumerate(("Lite", "Full", "Heavy"))}
+    wanted = {part.strip().lower() for part in args.mediapipe.split(",")} | {"full"}
+    pipelines = {
+        f"MediaPipe {n} (solutions.pose)": SolutionsPose(c)
+        for c, n in enumerate(("Lite", "Full", "Heavy"))
+        if n.lower() in wanted
+    }
     for spec in specs:
-        name, _, weights = spec.rpartition("=")
-        pipelines[name or weights] = ours(weights)
+        name, sep, weights = spec.partition("=")
+        if not sep or "," in name:  # no NAME= before the weights
+            name, weights = spec, spec
+        pipelines[name] = ours(weights)
     rows = score(pipelines, args.data_root)
     from blazepose.data.datasets import dataset_folder
     from blazepose.evaluation.coco_eval import coco_part

@@ -211,6 +211,32 @@ def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer_models, 
 
 
 @pytest.mark.slow
+def test_export_in_this_toolkits_format_leaves_out_heatmaps_and_segmentation(tmp_path, data_root, peer_models):
+    """An import exported as a plain .tflite holds joints, visibility and presence only (the heatmap and
+    segmentation branches pruned away) and gives the released file's people in the pipeline."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from blazepose.export import export_model
+    from blazepose.inference import Predictor
+    from blazepose.training.tflite_import import import_model
+
+    record = import_model(peer_models / "pose_landmark_lite.tflite", tmp_path / "imported")
+    out = tmp_path / "lite.tflite"
+    meta = export_model(record["model"], "tflite", out, "float16")
+    assert set(meta["outputs"]) == {"joints", "visibility", "presence"}
+    shapes = sorted(d["shape"].tolist() for d in Interpreter(model_path=str(out)).get_output_details())
+    assert shapes == [[1], [1, 33], [1, 33, 2]]  # no (1, 64, 64, 33) heatmap, no (1, 256, 256, 1) mask
+    paths = [data_root / "lsp" / "images" / f"im{i:04d}.jpg" for i in range(1, 7)]
+    released = Predictor("mediapipe-lite", detector="none").predict_files(paths, False)
+    exported = Predictor(out, detector="none").predict_files(paths, False)
+    for (_, a), (_, b) in zip(released, exported, strict=True):
+        assert len(a.people) == len(b.people)
+        for p, q in zip(a.people, b.people, strict=True):
+            assert np.abs(p.keypoints - q.keypoints).max() < 1.0  # pixels; float16 weights either way
+            assert abs(p.presence - q.presence) < 1e-3
+
+
+@pytest.mark.slow
 def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, data_root, peer_models):
     import keras
     import tensorflow as tf

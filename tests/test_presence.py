@@ -135,3 +135,26 @@ def test_the_whole_image_person_needs_only_presence():
     low = _person(0, 0, 100, 200, 0.1, detected=False)
     assert predictor._choose([low]) == [low]
     assert predictor._choose([_person(0, 0, 100, 200, 0.1)]) == []
+
+
+def test_when_the_whole_image_is_a_first_pass_beside_the_detector():
+    """Landmark crops run per image: the detected person's, and the whole image's as `whole_image` says."""
+    from tests.helpers import BrightestPixelDetector
+
+    image = blob(250, 150)
+
+    def crops(mode, presence=0.9, fallback=False):
+        runner = BrightestPixelRunner(presence=presence)
+        predictor = Predictor(
+            runner=runner, detector_runner=BrightestPixelDetector(), whole_image=mode, passes=1, fallback=fallback
+        )
+        predictor.predict_arrays([image])
+        return sum(len(batch) for batch in runner.crops)
+
+    assert crops("always") == 2  # the detected person's crop and the whole image
+    assert crops("if_empty") == 1  # the detected person is present: no whole-image pass
+    assert crops("if_empty", presence=0.1) == 2  # nobody present among the detected: the whole image too
+    assert crops("never", presence=0.1) == 1
+    assert crops("never", presence=0.1, fallback=True) == 2  # single-person evaluation still gets its person
+    with pytest.raises(BlazePoseError, match="whole image must be one of always, if_empty, never"):
+        Predictor(runner=BrightestPixelRunner(), whole_image="sometimes")

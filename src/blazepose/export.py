@@ -103,6 +103,18 @@ def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) 
     return converter.convert()
 
 
+def served(model, cfg: Config):
+    """What an export holds: an imported MediaPipe landmark network without the heatmaps it trains with (the
+    runtime reads joints, visibility and presence), so that the converter leaves out the heatmap branch and
+    MediaPipe's segmentation branch (their cost: docs/mediapipe.md); any other model as it is."""
+    if cfg.task != "landmarks" or not cfg.model.imported or "heatmap" not in model.output:
+        return model
+    import keras
+
+    kept = {name: model.output[name] for name in ("joints", "visibility", "presence")}
+    return keras.Model(model.input, kept, name=model.name)
+
+
 @contextlib.contextmanager
 def _converter_quiet():
     """The TFLite converter's notices (absl warnings, deprecation warnings, native progress lines) kept out of
@@ -203,6 +215,7 @@ def export_model(
     if not isinstance(keras_runner, KerasRunner):
         raise BlazePoseError(f"export needs a Keras model (.keras or .npz weights), got {weights}")
     size = keras_runner.input_size
+    model = served(keras_runner.model, cfg)
     config_path = output.with_suffix(".toml")
     if config_path.is_file() and config_path.read_text(encoding="utf-8") != dumps_config(
         portable_config(cfg, config_path)
@@ -222,13 +235,13 @@ def export_model(
                 else calibration_images(cfg, calibration_count)
             )
         with _converter_quiet():
-            content = _to_tflite(keras_runner.model, size, quantize, calibration)
+            content = _to_tflite(model, size, quantize, calibration)
         atomic_write(output, lambda f: f.write(content))
     elif fmt == "onnx":
         require("onnxruntime", "onnxruntime")
-        _to_onnx(keras_runner.model, output)
+        _to_onnx(model, output)
     else:
-        write_exported(keras_runner.model, output, np.float16 if quantize == "float16" else np.float32)
+        write_exported(model, output, np.float16 if quantize == "float16" else np.float32)
     # The config goes beside the file before the parity check: the .npz runner rebuilds the model from it.
     save_config(cfg, config_path)
     if detector:

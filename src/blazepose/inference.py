@@ -59,6 +59,9 @@ MIN_BOX_FRACTION = 0.1
 # mean of a left and a right limb is on neither.
 FLIP_AGREEMENT = 0.1
 
+# When the whole image is a first pass beside a detector (Predictor's whole_image).
+WHOLE_IMAGE = ("always", "if_empty", "never")
+
 # A region of interest: (cx, cy, side) or (cx, cy, side, rotation in degrees), in original pixels.
 Roi = tuple
 
@@ -110,8 +113,10 @@ def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
 class Predictor:
     """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
     `detector_runner` instead of `detector` (a file, or "detector" for the packaged one; None or "none": no
-    detector, the whole-image passes only). `whole_image=False` leaves the whole-image person out beside a
-    detector (the detector's people only). A detected person whose mean joint score is below `min_pose_score`
+    detector, the whole-image passes only). `whole_image` says when the whole image is a first pass beside a
+    detector: "always", "if_empty" (only on images where none of the detector's people is present: the person
+    who fills the frame, whom a detector can miss, at no cost where it found someone) or "never" (with
+    `fallback`, as "if_empty"). A detected person whose mean joint score is below `min_pose_score`
     is dropped (a pose read into a traffic light or a chair).
 
     With a landmark model that has a presence output, a person whose presence is below `min_presence` is
@@ -137,7 +142,7 @@ class Predictor:
         upright: bool = True,
         min_presence: float = MIN_PRESENCE,
         num_threads: int | None = None,
-        whole_image: bool = True,
+        whole_image: str = "always",
         min_pose_score: float = MIN_POSE_SCORE,
     ):
         if passes < 1:
@@ -184,7 +189,9 @@ class Predictor:
         self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
         self.align_margin = align_margin
         self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
-        self.whole_image = whole_image or detector_runner is None
+        if whole_image not in WHOLE_IMAGE:
+            raise BlazePoseError(f"whole image must be one of {', '.join(WHOLE_IMAGE)}, got {whole_image!r}")
+        self.whole_image = "always" if detector_runner is None else whole_image
 
     # --- the networks on crops -------------------------------------------------------------------------------
     def _run(self, images: list[np.ndarray], mats: list[np.ndarray]) -> Found:
@@ -339,8 +346,11 @@ class Predictor:
                 found_person = dataclasses.replace(person, detection_score=d.score, box=d.box, alignment=d.alignment)
                 candidates[i].append(found_person)
         whole = list(range(len(images)))
-        if not self.whole_image:  # the whole image only where the detector's people leave the image empty
-            whole = [i for i, c in enumerate(candidates) if not any(map(self._present, c))] if self.fallback else []
+        if self.whole_image == "if_empty" or (self.whole_image == "never" and self.fallback):
+            # the whole image only where the detector's people leave the image empty
+            whole = [i for i, c in enumerate(candidates) if not any(map(self._present, c))]
+        elif self.whole_image == "never":
+            whole = []
         if whole:
             sub = [images[i] for i in whole]
             boxes = [whole_image_box(img.shape[1], img.shape[0]) for img in sub]
