@@ -61,8 +61,8 @@ def main() -> None:
 
     from blazepose.data.datasets import dataset_folder
     from blazepose.data.images import load_image
-    from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image
     from blazepose.evaluation.coco_eval import coco_part, shared_joints
+    from blazepose.geometry import crop_matrix, invert_affine, transform_points, warp_image
     from blazepose.inference import Predictor
     from blazepose.keypoints import BLAZEPOSE33, COCO, LSP
 

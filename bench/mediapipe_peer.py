@@ -229,8 +229,7 @@ def main() -> None:
     parser.add_argument(
         "--mediapipe",
         default="lite,full,heavy",
-        help="MediaPipe's own pipelines to run beside ours (comma-separated; full is always run: the time "
-        "reference)",
+        help="MediaPipe's own pipelines to run beside ours (comma-separated; full is always run: the time reference)",
     )
     parser.add_argument(
         "--timing", type=int, default=40, help="coco_mini validation images timed per round (default 40)"

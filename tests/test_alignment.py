@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blazepose.alignment import Alignment, alignment_from_keypoints, upright_box, upright_rotation
-from blazepose.data.transforms import transform_points
+from blazepose.alignment import Alignment, alignment_from_keypoints
+from blazepose.geometry import transform_points, upright_box, upright_rotation
 from blazepose.keypoints import COCO, LSP
 
 

@@ -117,9 +117,9 @@ def test_predict_with_a_detector_reports_people_and_says_when_there_is_none(dete
 
 
 def test_a_detector_run_can_start_from_the_packaged_detector_and_a_landmark_run_cannot():
-    from blazepose.artifacts import build_network
     from blazepose.config import load_config
     from blazepose.errors import BlazePoseError
+    from blazepose.training.formats import build_network
     from blazepose.training.train import init_weights
 
     cfg = load_config(None, ["task=detector", "model.variant=detector", "data.input_size=224"])
@@ -135,7 +135,7 @@ def test_the_packaged_detector_runs_from_its_tflite_and_trains_from_its_npz(data
     from blazepose.artifacts import load_runner, resolve_weights
     from blazepose.codec import DetectionCodec
     from blazepose.data.images import load_image
-    from blazepose.data.transforms import crop_matrix, warp_image, whole_image_box
+    from blazepose.geometry import crop_matrix, warp_image, whole_image_box
 
     assert resolve_weights("detector").suffix == ".tflite"
     assert resolve_weights("detector", trainable=True).suffix == ".npz"

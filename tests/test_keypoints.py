@@ -91,7 +91,7 @@ def test_skeleton_file_round_trip_and_defaults(tmp_path):
 def test_asymmetric_skeleton_flip_maps_back_onto_itself(tmp_path):
     """Pairs given explicitly, in any order, with unpaired joints between them: flipping twice is the identity,
     and once swaps exactly the pairs."""
-    from blazepose.data.transforms import swap_left_right
+    from blazepose.geometry import swap_left_right
     from blazepose.keypoints import load_skeleton
 
     path = tmp_path / "odd.toml"

@@ -32,7 +32,7 @@ def cache(tmp_path_factory, monkeypatch):
 def crops(data_root) -> dict[str, np.ndarray]:
     """20 real LSP images: as landmark crops (256, [0, 1]) and letterboxed as the detector sees them (224,
     [-1, 1])."""
-    from blazepose.data.transforms import crop_matrix, warp_image, whole_image_box
+    from blazepose.geometry import crop_matrix, warp_image, whole_image_box
 
     land, det = [], []
     for i in range(20):
@@ -241,13 +241,14 @@ def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, 
     import keras
     import tensorflow as tf
 
-    from blazepose.artifacts import load_network, resolve_weights
+    from blazepose.artifacts import resolve_weights
     from blazepose.codec import Codec
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.data.pipeline import load_example
     from blazepose.export import export_mediapipe
     from blazepose.keypoints import skeleton_of
+    from blazepose.training.formats import load_network
     from blazepose.training.phases import PoseTrainer, compile_for_phase
     from blazepose.training.train import imported_start
 

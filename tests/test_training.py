@@ -94,8 +94,8 @@ def test_either_side_loss_trains_every_phase_and_reports_its_exchanges():
 
 
 def test_distillation_trains_on_the_teacher_heatmaps_and_leaves_the_teacher_untouched(tmp_path):
-    from blazepose.artifacts import load_network
     from blazepose.models.blazepose import build_from_config
+    from blazepose.training.formats import load_network
     from blazepose.training.phases import PoseTrainer, set_phase
 
     cfg = load_config(None, ["model.variant=tiny", "data.input_size=64", "data.heatmap_size=16", "loss.distill=2"])
@@ -404,9 +404,9 @@ def test_init_from_exported_weights_fills_what_the_export_kept(smoke_cfg, smoke_
 
 @pytest.mark.slow
 def test_a_teacher_can_be_exported_weights_a_checkpoint_or_a_packaged_model(smoke_cfg, smoke_run, tmp_path):
-    from blazepose.artifacts import load_network
     from blazepose.export import export_model
     from blazepose.models.blazepose import build_from_config
+    from blazepose.training.formats import load_network
     from blazepose.training.phases import heatmap_branch
     from blazepose.training.train import config_model_path, init_weights, load_teacher
 

@@ -5,19 +5,8 @@ import numpy as np
 import pytest
 
 from blazepose.config import AugmentConfig
-from blazepose.data.transforms import (
-    augment,
-    color_jitter,
-    covered,
-    crop_matrix,
-    hflip,
-    invert_affine,
-    occlude,
-    person_box,
-    transform_points,
-    warp_image,
-    whole_image_box,
-)
+from blazepose.data.transforms import augment, color_jitter, covered, hflip, occlude
+from blazepose.geometry import crop_matrix, invert_affine, person_box, transform_points, warp_image, whole_image_box
 from blazepose.keypoints import LSP
 
 
@@ -196,3 +185,21 @@ def test_turned_prob_turns_that_share_of_crops_by_any_angle():
     assert angles(base).max() <= 30.0 + 1e-6
     turned = angles(dataclasses.replace(base, turned_prob=0.5))
     assert 0.2 < np.mean(turned > 90) < 0.3
+
+
+def test_similarity_and_mirror_by_hand():
+    from blazepose.geometry import mirror_points, similarity
+
+    # scale 2, a quarter turn counter-clockwise on screen (y down): (1, 0) from the centre goes to (0, -2)
+    m = similarity(2.0, 90.0, (10.0, 10.0), (50.0, 60.0))
+    np.testing.assert_allclose(
+        transform_points(np.array([[11.0, 10.0], [10.0, 10.0]]), m), [[50, 58], [50, 60]], atol=1e-5
+    )
+    # crop_matrix is the similarity that lands the box centre on the crop's centre pixel
+    np.testing.assert_allclose(crop_matrix((10.0, 10.0), 20.0, 64, 30.0), similarity(3.2, 30.0, (10, 10), (31.5, 31.5)))
+    # mirroring: pixels x -> W - 1 - x, normalized x -> 1 - x, joints 0 and 1 exchanged, 2 stays
+    pts = np.array([[[1.0, 5.0], [7.0, 6.0], [3.0, 2.0]]])
+    np.testing.assert_allclose(mirror_points(pts, 9.0, [1, 0, 2]), [[[2, 6], [8, 5], [6, 2]]])
+    assert mirror_points(np.array([[0.25, 0.5]]), 1.0, [0])[0, 0] == 0.75
+    # a mirrored 10-pixel-wide crop: pixel 2's centre, normalized (2 + 0.5) / 10, lands on pixel 7's
+    assert mirror_points(np.array([[0.25, 0.0]]), 1.0, [0])[0, 0] == (7 + 0.5) / 10

@@ -1,5 +1,5 @@
 """The paper's alignment of a person: centre (mid-hips), size (radius of the circle around the whole body) and
-rotation (of the line from mid-hips to mid-shoulders), and the upright crops it defines.
+rotation (of the line from mid-hips to mid-shoulders), and the upright crops it defines (``geometry``).
 
 Rotations are in degrees, in ``crop_matrix``'s sense: the crop made with ``rotation_deg = rotation`` shows the
 person upright (mid-shoulders straight above mid-hips). An upright person has rotation 0, one lying with the
@@ -8,12 +8,11 @@ head to the right of the picture +90, one standing on the hands 180 (or -180). P
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from blazepose.data.transforms import crop_matrix
+from blazepose.geometry import crop_matrix, upright_rotation
 from blazepose.keypoints import Skeleton
 
 # Side of the landmark crop made from an alignment = ALIGN_MARGIN x the circle's diameter. The landmark
@@ -41,12 +40,6 @@ class Alignment:
         }
 
 
-def upright_rotation(hips: np.ndarray, shoulders: np.ndarray) -> float:
-    """The rotation (degrees) that turns the line from `hips` to `shoulders` (x, y, y down) straight up."""
-    ux, uy = (np.asarray(shoulders, np.float64) - np.asarray(hips, np.float64)).tolist()
-    return math.degrees(math.atan2(ux, -uy))
-
-
 def _mid(keypoints: np.ndarray, mask: np.ndarray, a: int, b: int) -> np.ndarray | None:
     if mask[a] > 0 and mask[b] > 0:
         return (keypoints[a] + keypoints[b]) / 2.0
@@ -71,17 +64,3 @@ def alignment_from_keypoints(keypoints: np.ndarray, mask: np.ndarray, skeleton: 
     pts = keypoints[mask > 0]
     radius = float(np.linalg.norm(pts - hips, axis=-1).max())
     return Alignment(float(hips[0]), float(hips[1]), max(radius, 1.0), rotation)
-
-
-def upright_box(keypoints: np.ndarray, mask: np.ndarray, rotation: float, margin: float) -> tuple[float, float, float]:
-    """(cx, cy, side) of the square that, turned by `rotation`, frames the annotated keypoints upright: the
-    keypoints' box in the upright frame, side = margin x its longer extent, centre mapped back to the image."""
-    pts = np.asarray(keypoints, np.float64)[np.asarray(mask) > 0]
-    if len(pts) == 0:
-        raise ValueError("no annotated keypoint to crop around")
-    a = math.radians(rotation)
-    turn = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])  # crop_matrix's rotation
-    upright = pts @ turn.T
-    lo, hi = upright.min(axis=0), upright.max(axis=0)
-    centre = np.linalg.solve(turn, (lo + hi) / 2.0)
-    return float(centre[0]), float(centre[1]), max(float((hi - lo).max()) * margin, 1.0)

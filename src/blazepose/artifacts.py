@@ -13,22 +13,22 @@
     -full, -heavy,  .tflite from the model cache, or, trainable, its
     -detector       import (a .keras network around the graph)
 
-Commands ask this module for a path (``resolve_weights``), a config (``config_beside``), a runner that maps a
-batch of crops to outputs (``load_runner``) or a trainable network (``load_network``, ``build_network``); none
-of them guesses a format itself.
+Commands ask this module for a path (``resolve_weights``), a config (``config_beside``) or a runner that maps a
+batch of crops to outputs (``load_runner``); none of them guesses a format itself. It runs .tflite and .onnx
+files itself (NumPy, LiteRT, ONNX Runtime); .keras and .npz, and trainable networks (``load_network``,
+``build_network``), are the training part's (``blazepose.training.formats``, which registers its loaders here).
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib.util
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from blazepose._quiet import import_tensorflow, native_stderr_silenced
+from blazepose._quiet import native_stderr_silenced
 from blazepose.config import Config, config_from_dict, load_config
 from blazepose.data.download import sha256_file
 from blazepose.errors import BlazePoseError, require
@@ -36,13 +36,11 @@ from blazepose.mediapipe import (
     DETECTOR_OUTPUTS,
     LANDMARK_OUTPUTS,
     SSDCodec,
-    canonical,
     decode_landmarks,
     is_mediapipe_name,
     locate,
     scale_input,
 )
-from blazepose.outputs import atomic_write
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_DIR = WEIGHTS_DIR  # where the installed package's own files lie (their sums below)
@@ -73,7 +71,6 @@ def verified(path: Path) -> Path:
     return path
 
 
-NPZ_FORMAT = "blazepose-inference-weights"
 FORMATS = (".keras", ".npz", ".tflite", ".onnx")
 
 
@@ -103,7 +100,7 @@ def resolve_weights(weights: str | Path | None, default: str = "full", trainable
     if text in PACKAGED and not Path(text).is_file():
         return packaged_path(text, trainable)
     if is_mediapipe_name(text) and not Path(text).is_file():
-        return imported_path(text) if trainable else locate(text)
+        return training_hook("imported", f"{text} as a trainable network")(text) if trainable else locate(text)
     path = Path(text).expanduser()
     if not path.exists() and path.suffix.lower() not in FORMATS and "/" not in text:
         names = [*PACKAGED, *MEDIAPIPE_NAMES]
@@ -119,19 +116,6 @@ def resolve_weights(weights: str | Path | None, default: str = "full", trainable
 MEDIAPIPE_NAMES = ("mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe")
 
 
-def imported_path(name: str) -> Path:
-    """A released MediaPipe model as a trainable network: its import into the model cache (made on first use
-    from the cached .tflite, checked against LiteRT; needs TensorFlow)."""
-    source = locate(name)
-    target = source.with_suffix(".keras")
-    if not target.is_file():
-        from blazepose.training.tflite_import import import_model
-
-        print(f"importing {canonical(name)} from {source} into {target.parent}", file=sys.stderr, flush=True)
-        import_model(source, target.parent)
-    return target
-
-
 def config_beside(path: str | Path, required: bool = False) -> Config:
     """The resolved config saved beside a model: <name>.toml, else config.toml in its folder or the one
     above (a run directory, for checkpoints in runs/x/<phase>/); else the defaults, unless `required`."""
@@ -144,99 +128,40 @@ def config_beside(path: str | Path, required: bool = False) -> Config:
     return config_from_dict({})
 
 
-# --- .npz: checkpoints and exported weights ---------------------------------------------------------------------
-def npz_kind(path: str | Path, what: str = "weights file") -> str:
-    """ "checkpoint" (a training checkpoint) or "exported" (inference weights); anything else is refused."""
-    try:
-        with np.load(path) as data:
-            if "state" in data.files:
-                return "checkpoint"
-            if "format" in data.files and str(data["format"]) == NPZ_FORMAT:
-                return "exported"
-    except FileNotFoundError:
-        raise BlazePoseError(f"{what} {path} does not exist") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise BlazePoseError(f"{what} {path} is not a readable .npz file: {exc}") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends, for a damaged file
-        raise BlazePoseError(f"{what} {path} is damaged ({type(exc).__name__}: {exc})") from None
-    raise BlazePoseError(f"{what} {path} is neither exported BlazePose weights nor a training checkpoint")
+# --- what the training part adds ----------------------------------------------------------------------------------
+# Keras networks (.keras models, .npz weights and checkpoints) and MediaPipe's models as trainable networks need
+# TensorFlow: the training part registers its loaders here when it is imported (blazepose.training.formats). The
+# runtime never imports it (the import contracts in pyproject.toml); the CLI imports it where a command needs it.
+TRAINING_FORMATS = (".keras", ".npz")
+_TRAINING_HOOKS: dict[str, object] = {}
 
 
-def write_exported(model, path: Path, dtype) -> None:
-    """The inference weights of `model` alone (float32 or float16), in weight order."""
-    arrays = {f"w{i:04d}": np.asarray(v.numpy(), dtype) for i, v in enumerate(model.weights)}
-    arrays["format"] = np.array(NPZ_FORMAT)
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+def register_training_hooks(**hooks) -> None:
+    """Called by blazepose.training.formats: ".keras" / ".npz" -> runner(path, cfg, decode); "imported" ->
+    path of a MediaPipe model's trainable import (made on first use)."""
+    _TRAINING_HOOKS.update({(f".{k}" if k in ("keras", "npz") else k): v for k, v in hooks.items()})
 
 
-def assign_exported(path: str | Path, model) -> None:
-    """Assign exported weights at `path` to `model`'s variables, checked one by one."""
-    with np.load(path) as data:
-        keys = sorted(k for k in data.files if k.startswith("w"))
-        if len(keys) != len(model.weights):
-            raise BlazePoseError(f"{path} holds {len(keys)} arrays, the model in its config needs {len(model.weights)}")
-        for key, var in zip(keys, model.weights, strict=True):
-            if tuple(data[key].shape) != tuple(var.shape):
-                raise BlazePoseError(f"{path}: {var.path} has shape {data[key].shape}, expected {tuple(var.shape)}")
-            var.assign(data[key].astype(np.float32))
+def training_hook(name: str, what: str):
+    """A loader the training part registered, or an error saying what it takes."""
+    if name not in _TRAINING_HOOKS:
+        raise BlazePoseError(
+            f'{what} needs the training part of blazepose (TensorFlow): install it (pip install -e ".[cpu]") and '
+            "import blazepose.training before loading it (the blazepose command does), or export the model to "
+            ".tflite / .onnx for the runtime"
+        )
+    return _TRAINING_HOOKS[name]
 
 
-def load_exported_weights(path: str | Path, net, cfg: Config):
-    """Assign exported weights at `path` into `net` (a training network of `cfg`, the config exported beside
-    them); returns the inference model, which shares its variables with `net` (a detector is its own)."""
-    if cfg.task == "detector":
-        model = net
-    else:
-        from blazepose.models.blazepose import inference_model_for
-
-        model = inference_model_for(net, cfg)
-    assign_exported(path, model)
-    return model
-
-
-# The named sub-models a saved network of each task must have.
-TASK_SUB_MODELS = {
-    "landmarks": ("backbone", "heatmap_head", "regression_head"),
-    "detector": ("backbone", "detection_head"),
-}
-IMPORTED_SUB_MODELS = ("graph",)  # an imported MediaPipe graph's network (models/imported.py), either task
-
-
-def load_network(path, what: str = "weights file", task: str = "landmarks"):
-    """A network saved by training (.keras), checked: the file exists, Keras reads it, and it has the
-    sub-models of `task`."""
-    import_tensorflow()
-    import keras
-
-    path = Path(path).expanduser()
-    if path.suffix.lower() != ".keras":
-        raise BlazePoseError(f"{what} {path}: expected a .keras model that 'blazepose train' wrote")
-    if not path.is_file():
-        raise BlazePoseError(f"{what} {path} does not exist")
-    import blazepose.models.imported  # noqa: F401  (registers the custom layers)
-    import blazepose.models.layers  # noqa: F401
-    import blazepose.models.tflite_layers  # noqa: F401
-
-    try:
-        net = keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors... for a bad file
-        raise BlazePoseError(f"{what} {path} is not a Keras model Keras can read (damaged?): {exc}") from None
-    names = {layer.name for layer in net.layers}
-    if not set(TASK_SUB_MODELS[task]) <= names and not set(IMPORTED_SUB_MODELS) <= names:
-        kind = "person detector" if task == "detector" else "BlazePose landmark model"
-        raise BlazePoseError(f"{what} {path} is a Keras model but not a {kind} (no {', '.join(TASK_SUB_MODELS[task])})")
-    return net
-
-
-def build_network(cfg: Config):
-    """A fresh network of `cfg` (its task's)."""
-    if cfg.task == "detector":
-        from blazepose.models.detector import detector_from_config
-
-        return detector_from_config(cfg)
-    from blazepose.models.blazepose import build_from_config
-
-    return build_from_config(cfg)
+def needs_training(weights, trainable: bool = False, default: str = "full") -> bool:
+    """Whether `weights` as a user gives it (a file, a packaged or MediaPipe name, None) is a Keras format, or a
+    trainable MediaPipe import: what only the training part loads."""
+    text = "" if weights is None else str(weights)
+    if trainable and is_mediapipe_name(text) and not Path(text).is_file():
+        return True
+    if is_mediapipe_name(text) and not Path(text).is_file():
+        return False
+    return resolve_weights(weights, default, trainable).suffix.lower() in TRAINING_FORMATS
 
 
 # --- runners: a model on disk -> batch in, arrays out ------------------------------------------------------------
@@ -253,7 +178,7 @@ class LandmarkOutput(NamedTuple):
         return out if isinstance(out, cls) else cls(*out)
 
 
-def _landmark_output(out: dict) -> LandmarkOutput:
+def landmark_output(out: dict) -> LandmarkOutput:
     def optional(name, shape):
         return np.asarray(out[name], np.float32).reshape(shape) if name in out else None
 
@@ -271,28 +196,6 @@ def check_finite(out, source) -> None:
             )
 
 
-class KerasRunner:
-    """A Keras model run on batches: landmark models give a ``LandmarkOutput``, detectors the dict of their
-    maps (decoded by ``detection_codec``: MediaPipe's SSD decode for an imported detector, else the pipeline's
-    own)."""
-
-    def __init__(self, model, cfg: Config, source: str | Path = "the Keras model"):
-        self.model, self.cfg, self.source = model, cfg, source
-        self.input_size = int(model.input.shape[1])
-        self.detector = cfg.task == "detector"
-        self.num_joints = 0 if self.detector else int(model.output["joints"].shape[1])
-        self.detection_codec = SSDCodec() if self.detector and cfg.model.imported else None
-
-    def __call__(self, batch: np.ndarray):
-        out = {k: np.asarray(v) for k, v in self.model.predict_on_batch(batch.astype(np.float32)).items()}
-        check_finite(out, self.source)
-        if self.detector:
-            return out
-        joints = out["joints"]
-        vis = out["visibility"] if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
-        return _landmark_output({**out, "joints": joints[..., :2], "visibility": vis})
-
-
 def _check_task(path: Path, cfg: Config, task: str) -> None:
     if cfg.task != task:
         kinds = {"detector": "a person detector (--detector)", "landmarks": "a landmark model (--weights)"}
@@ -306,35 +209,6 @@ def check_fixed_decode(path: str | Path, cfg: Config, decode: str | None) -> Non
             f"{path} was exported with decode {cfg.model.decode!r}; export it again with --decode {decode} "
             "for the other"
         )
-
-
-def _keras_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
-    net = load_network(path, task=cfg.task)
-    if cfg.task == "detector" or cfg.model.imported:  # an imported network outputs what inference needs
-        return KerasRunner(net, cfg, path)
-    from blazepose.models.blazepose import inference_model_for
-
-    return KerasRunner(inference_model_for(net, cfg, decode), cfg, path)
-
-
-def _npz_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
-    from blazepose.training.checkpoint import load_checkpoint
-
-    kind = npz_kind(path)
-    cfg = config_beside(path, required=True)
-    net = build_network(cfg)
-    if kind == "checkpoint":
-        load_checkpoint(path, net)
-        if cfg.task == "detector":
-            return KerasRunner(net, cfg, path)
-        from blazepose.models.blazepose import inference_model_for
-
-        return KerasRunner(inference_model_for(net, cfg, decode), cfg, path)
-    check_fixed_decode(path, cfg, decode)
-    if cfg.task == "detector":
-        assign_exported(path, net)
-        return KerasRunner(net, cfg, path)
-    return KerasRunner(load_exported_weights(path, net, cfg), cfg, path)
 
 
 class TFLiteRunner:
@@ -394,7 +268,7 @@ class TFLiteRunner:
             return stacked
         if self.imported:
             return LandmarkOutput(*decode_landmarks(stacked["landmarks"], stacked["pose_flag"]))
-        return _landmark_output(stacked)
+        return landmark_output(stacked)
 
 
 def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, int]:
@@ -442,7 +316,7 @@ class OnnxRunner:
         values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
         out = dict(zip(self.names, values, strict=True))
         check_finite(out, self.path)
-        return out if self.detector else _landmark_output(out)
+        return out if self.detector else landmark_output(out)
 
 
 def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):
@@ -458,10 +332,10 @@ def load_runner(weights: str | Path | None, decode: str | None = None, task: str
     # .npz weights are rebuilt from their config; an exported file without one is taken as a landmark model
     cfg = config_beside(path, required=suffix == ".npz")
     _check_task(path, cfg, task)
-    if suffix == ".keras":
-        return _keras_runner(path, cfg, decode)
-    if suffix == ".npz":
-        return _npz_runner(path, cfg, decode)
+    if suffix in TRAINING_FORMATS:
+        return training_hook(suffix, f"{path}, a Keras {'model' if suffix == '.keras' else 'weights file'},")(
+            path, cfg, decode
+        )
     if suffix == ".tflite":
         return TFLiteRunner(path, cfg, decode, num_threads)
     return OnnxRunner(path, cfg, decode)

@@ -156,8 +156,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _predictor(args: argparse.Namespace, batch_size: int, **kw):
-    """The Predictor that predict, evaluate and video build from their shared options."""
+    """The Predictor that predict, evaluate and video build from their shared options. A Keras model (.keras,
+    .npz) or a heatmap / regression choice (--decode) loads the training part first (TensorFlow): the runtime
+    runs .tflite and .onnx files without it."""
+    from blazepose.artifacts import needs_training
     from blazepose.inference import Predictor
+
+    detector = args.detector not in (None, "none") and needs_training(args.detector, default="detector")
+    if detector or needs_training(args.weights, trainable=args.decode is not None):
+        import blazepose.training  # noqa: F401  (registers the Keras formats)
 
     return Predictor(
         args.weights,

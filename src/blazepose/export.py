@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose._quiet import import_tensorflow, native_stderr_silenced
-from blazepose.artifacts import KerasRunner, config_beside, load_runner, require, write_exported
+from blazepose._quiet import native_stderr_silenced
+from blazepose._tensorflow import import_tensorflow
+from blazepose.artifacts import config_beside, load_runner, require
 from blazepose.config import Config, dumps_config, portable_config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import skeleton_of
 from blazepose.outputs import atomic_write
+from blazepose.training.formats import KerasRunner, load_network, write_exported
 
 FORMATS = ("tflite", "onnx", "npz")  # npz: the inference weights alone (float32 or float16), with the config
 QUANTIZE = ("none", "float16", "int8")
@@ -397,7 +399,6 @@ def export_mediapipe(weights: str | Path, output: str | Path, quantize: str = "f
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from blazepose.artifacts import load_network
     from blazepose.mediapipe import NOTICE, write_config
     from blazepose.training.tflite_import import SIGNATURES, TOLERANCE, parity_inputs
 

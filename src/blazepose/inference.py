@@ -29,17 +29,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from blazepose.alignment import (
-    ALIGN_MARGIN,
-    Alignment,
-    alignment_from_keypoints,
-    upright_box,
-)
+from blazepose.alignment import ALIGN_MARGIN, Alignment, alignment_from_keypoints
 from blazepose.artifacts import LandmarkOutput, config_beside, load_runner, resolve_weights
 from blazepose.codec import Codec, Detection, DetectionCodec
 from blazepose.config import config_from_dict
 from blazepose.data.images import MIN_SIDE, load_image
-from blazepose.data.transforms import crop_matrix, invert_affine, transform_points, warp_image, whole_image_box
 from blazepose.defaults import (
     MAX_COVERED,
     MAX_PEOPLE,
@@ -49,6 +43,15 @@ from blazepose.defaults import (
     NMS_IOU,
 )
 from blazepose.errors import BlazePoseError
+from blazepose.geometry import (
+    crop_matrix,
+    invert_affine,
+    mirror_points,
+    transform_points,
+    upright_box,
+    warp_image,
+    whole_image_box,
+)
 from blazepose.keypoints import LSP, Skeleton, skeleton_of
 
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
@@ -399,8 +402,7 @@ def _maybe(values: np.ndarray | None, i: int) -> float | None:
 def mirror_joints(joints: np.ndarray, vis: np.ndarray, skeleton: Skeleton = LSP) -> tuple[np.ndarray, np.ndarray]:
     """Normalized joints (B, K, 2) predicted on mirrored crops -> the unmirrored crop's: x -> 1 - x and the
     person's left and right joints exchanged."""
-    index = skeleton.flip_index
-    return joints[:, index] * np.array([-1.0, 1.0], np.float32) + np.array([1.0, 0.0], np.float32), vis[:, index]
+    return mirror_points(joints, 1.0, skeleton.flip_index), vis[:, skeleton.flip_index]
 
 
 def _r(value: float, digits: int = 2) -> float:

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose.alignment import Alignment, upright_rotation
+from blazepose.alignment import Alignment
 from blazepose.codec import Detection
 from blazepose.data.download import sha256_file
 from blazepose.errors import BlazePoseError
+from blazepose.geometry import upright_rotation
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ import numpy as np
 
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
-from blazepose.data.transforms import crop_matrix, warp_image, whole_image_box
 from blazepose.errors import BlazePoseError
+from blazepose.geometry import crop_matrix, warp_image, whole_image_box
 
 # A person's keypoint box is widened by this fraction of its longer side on every side (hands, head, clothes).
 BOX_PAD = 0.25

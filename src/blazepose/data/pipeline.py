@@ -19,8 +19,9 @@ from blazepose.codec import Codec
 from blazepose.config import Config
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
-from blazepose.data.transforms import augment, covered, crop_matrix, paste_beside, person_box, warp_image
+from blazepose.data.transforms import augment, covered, paste_beside
 from blazepose.errors import BlazePoseError
+from blazepose.geometry import crop_matrix, person_box, warp_image
 from blazepose.keypoints import Skeleton, skeleton_of
 
 TARGET_KEYS = (

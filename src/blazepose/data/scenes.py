@@ -25,6 +25,7 @@ from blazepose.alignment import Alignment, alignment_from_keypoints
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, read_json
+from blazepose.geometry import similarity, warp_image
 from blazepose.keypoints import COCO, LSP, Skeleton
 
 CACHE_SIDE = 320  # longer side of a decoded source image, pixels
@@ -133,15 +134,6 @@ def load_sources(sources: list[SceneSource], progress: bool = True) -> list[Scen
 
 
 # --- placement ------------------------------------------------------------------------------------------------
-def similarity(scale: float, angle_deg: float, src_point, dst_point) -> np.ndarray:
-    """2x3 affine: scale and turn (counter-clockwise on screen) about `src_point`, which lands on `dst_point`."""
-    a = math.radians(angle_deg)
-    c, s = math.cos(a) * scale, math.sin(a) * scale
-    m = np.array([[c, s, 0.0], [-s, c, 0.0]])
-    m[:, 2] = np.asarray(dst_point, np.float64) - m[:, :2] @ np.asarray(src_point, np.float64)
-    return m
-
-
 def _box_of(points: np.ndarray) -> tuple[float, float, float, float]:
     lo, hi = points.min(axis=0), points.max(axis=0)
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
@@ -157,10 +149,8 @@ def place(canvas: np.ndarray, src: SceneSource, m: np.ndarray, rect, scene: Scen
     """Draw `src` through `m` into `rect` (x0, y0, x1, y1) of `canvas`; add its people to `scene`."""
     size = canvas.shape[0]
     x0, y0, x1, y1 = (int(v) for v in rect)
-    warped = cv2.warpAffine(src.image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    inside = cv2.warpAffine(
-        np.ones(src.image.shape[:2], np.uint8), m, (size, size), flags=cv2.INTER_NEAREST, borderValue=0
-    )
+    warped = warp_image(src.image, m, size, antialias=False)
+    inside = warp_image(np.ones(src.image.shape[:2], np.uint8), m, size, nearest=True, antialias=False)
     region = np.zeros((size, size), bool)
     region[y0:y1, x0:x1] = True
     region &= inside > 0
@@ -213,7 +203,7 @@ def _background(rng: np.random.Generator, size: int, negatives: list[SceneSource
         h, w = src.image.shape[:2]
         scale = size / min(h, w) * rng.uniform(1.0, 2.0)
         m = similarity(scale, rng.uniform(-10, 10), (rng.uniform(0, w), rng.uniform(0, h)), (size / 2, size / 2))
-        return cv2.warpAffine(src.image, m, (size, size), borderMode=cv2.BORDER_REFLECT101)
+        return warp_image(src.image, m, size, border="reflect", antialias=False)
     colour = rng.integers(0, 256, 3).astype(np.uint8)
     canvas = np.broadcast_to(colour, (size, size, 3)).copy()
     if kind < 0.75:
@@ -268,7 +258,7 @@ def _negative_region(canvas, src: SceneSource, rng, scene: Scene) -> bool:
         if all(b[2] < x - pad or b[0] > x + side + pad or b[3] < y - pad or b[1] > y + side + pad for b in boxes):
             size = canvas.shape[0]
             m = similarity(size / side, 0.0, (x + side / 2, y + side / 2), (size / 2, size / 2))
-            canvas[:] = cv2.warpAffine(src.image, m, (size, size), borderMode=cv2.BORDER_REFLECT101)
+            canvas[:] = warp_image(src.image, m, size, border="reflect", antialias=False)
             return True
     return False
 

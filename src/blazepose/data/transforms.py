@@ -1,109 +1,32 @@
-"""Person-centric crops and augmentation, as pure functions on (image, keypoints, visibility, mask).
-
-Geometry is carried by 2x3 affine matrices mapping original pixels to output pixels (pixel centres at
-integers, as ``cv2.warpAffine`` uses): the crop, scale, rotation, shift and flip compose into one matrix,
-the image is resampled once, and the keypoints go through the same matrix, so pixels and keypoints cannot
-drift apart. Inputs are never modified in place.
+"""Augmentation, as pure functions on (image, keypoints, visibility, mask): random crops, flips, occlusion,
+colour. The matrices, boxes and mirroring they compose are ``geometry``'s. Inputs are never modified in place.
 """
 
 from __future__ import annotations
 
-import math
-
-import cv2
 import numpy as np
 
 from blazepose.config import AugmentConfig
+from blazepose.geometry import (
+    crop_matrix,
+    mirror_points,
+    person_box,
+    swap_left_right,
+    transform_points,
+    warp_image,
+    whole_image_box,
+)
 from blazepose.keypoints import Skeleton
-
-PAD_VALUE = (0, 0, 0)
-
-
-def person_box(keypoints: np.ndarray, mask: np.ndarray, margin: float) -> tuple[float, float, float]:
-    """Square box (cx, cy, side) around the annotated keypoints, side = margin x the longer extent."""
-    pts = keypoints[mask > 0]
-    if len(pts) == 0:
-        raise ValueError("no annotated keypoint to crop around")
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    cx, cy = (lo + hi) / 2
-    side = max(float((hi - lo).max()) * margin, 1.0)
-    return float(cx), float(cy), side
-
-
-def whole_image_box(width: int, height: int) -> tuple[float, float, float]:
-    """Square box that holds the whole image, centred (letterboxing)."""
-    return (width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))
-
-
-def crop_matrix(
-    center: tuple[float, float], side: float, out_size: int, rotation_deg: float = 0.0, flip: bool = False
-) -> np.ndarray:
-    """2x3 affine: the square of `side` original pixels around `center`, rotated by `rotation_deg`
-    (counter-clockwise in the picture), onto an `out_size` square; `flip` mirrors it horizontally."""
-    s = out_size / side
-    a = math.radians(rotation_deg)
-    cos, sin = math.cos(a) * s, math.sin(a) * s
-    c_out = (out_size - 1) / 2.0
-    cx, cy = center
-    # y points down in images, so a counter-clockwise turn on screen is [[cos, sin], [-sin, cos]].
-    m = np.array([[cos, sin, c_out - cos * cx - sin * cy], [-sin, cos, c_out + sin * cx - cos * cy]], np.float64)
-    if flip:
-        m = np.array([[-1.0, 0.0, out_size - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
-    return m
-
-
-def invert_affine(m: np.ndarray) -> np.ndarray:
-    return cv2.invertAffineTransform(np.asarray(m, np.float64))
-
-
-def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """(..., 2) points through a 2x3 affine."""
-    points = np.asarray(points, np.float64)
-    return (points @ m[:, :2].T + m[:, 2]).astype(np.float32)
-
-
-def warp_image(image: np.ndarray, m: np.ndarray, out_size: int) -> np.ndarray:
-    """Resample `image` through the 2x3 affine `m` onto an out_size square (zero padding).
-
-    Shrinking by more than 2x first goes through an area-averaging resize, so small outputs of big images
-    are not aliased; the matrix is adjusted so the geometry is unchanged.
-    """
-    scale = math.sqrt(abs(np.linalg.det(np.asarray(m, np.float64)[:, :2])))
-    if scale < 0.5:
-        h, w = image.shape[:2]
-        small_w, small_h = max(1, round(w * scale)), max(1, round(h * scale))
-        image = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
-        fx, fy = small_w / w, small_h / h
-        # small pixel (u, v) is original ((u + 0.5) / fx - 0.5, (v + 0.5) / fy - 0.5)
-        to_original = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
-        m = np.asarray(m, np.float64) @ to_original
-    return cv2.warpAffine(
-        image,
-        m,
-        (out_size, out_size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=PAD_VALUE,
-    )
-
-
-def swap_left_right(
-    keypoints: np.ndarray, visibility: np.ndarray, mask: np.ndarray, skeleton: Skeleton
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reorder joints after a mirror: the person's left joints become the right ones (flags follow)."""
-    p = skeleton.flip_index
-    return keypoints[..., p, :], visibility[..., p], mask[..., p]
 
 
 def hflip(
     image: np.ndarray, keypoints: np.ndarray, visibility: np.ndarray, mask: np.ndarray, skeleton: Skeleton
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mirror the image left-right; x -> W - 1 - x and left/right joints swapped."""
-    width = image.shape[1]
-    kps = np.array(keypoints, np.float32)
-    kps[..., 0] = width - 1 - kps[..., 0]
-    kps, vis, msk = swap_left_right(kps, visibility, mask, skeleton)
-    return image[:, ::-1].copy(), kps, vis, msk
+    """Mirror the image left-right: keypoints through ``geometry.mirror_points`` (x -> W - 1 - x, left and
+    right joints exchanged), their flags with them."""
+    p = skeleton.flip_index
+    kps = mirror_points(keypoints, image.shape[1] - 1, p)
+    return image[:, ::-1].copy(), kps, visibility[..., p], mask[..., p]
 
 
 def random_crop_matrix(

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from blazepose.data.sample import Sample
-from blazepose.data.transforms import person_box
 from blazepose.errors import BlazePoseError, read_json
 from blazepose.evaluation.functional import (
     head_size,
@@ -29,6 +28,7 @@ from blazepose.evaluation.functional import (
     pck_per_image,
     torso_size,
 )
+from blazepose.geometry import person_box
 from blazepose.keypoints import LSP, Skeleton, check_mappable, map_keypoints
 from blazepose.outputs import atomic_write
 

@@ -1,5 +1,5 @@
 """The networks (Keras). TensorFlow is imported first, without its start-up lines."""
 
-from blazepose._quiet import import_tensorflow
+from blazepose._tensorflow import import_tensorflow
 
 import_tensorflow()

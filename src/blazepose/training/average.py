@@ -17,8 +17,9 @@ from blazepose.errors import BlazePoseError
 
 def average_models(paths: list[str | Path], output: str | Path) -> Path:
     """Write the uniform average of the .keras models at `paths` to `output` (.keras), config beside it."""
-    from blazepose.artifacts import config_beside, load_network
+    from blazepose.artifacts import config_beside
     from blazepose.config import save_config
+    from blazepose.training.formats import load_network
 
     paths = [Path(p) for p in paths]
     output = Path(output)

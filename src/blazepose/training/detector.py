@@ -16,6 +16,7 @@ from blazepose.codec import DETECTION_OUTPUTS, DetectionCodec
 from blazepose.config import Config
 from blazepose.data.scenes import TURNED_SHARE, Scene, make_scene, photos_of, scene_sources, scene_to_coco
 from blazepose.losses import DETECTION_LOSS_NAMES, detection_losses
+from blazepose.training.phases import predict
 
 # Loss weights (every target is of order 1: grid cells, log radius, sin / cos, box edges in radii).
 DETECTION_WEIGHTS = {"centre": 1.0, "offset": 1.0, "size": 1.0, "box": 1.0}  # rotation: loss.detector_rotation
@@ -95,8 +96,6 @@ def detect_batch(
     net, images: np.ndarray, codec: DetectionCodec, min_score: float, batch_size: int = 32, eager=False, **kw
 ):
     """Detections (input pixels) for a batch of letterboxed images, with a Keras detector."""
-    from blazepose.training.train import predict
-
     out = predict(net, images, batch_size, eager)
     return [codec.decode({k: v[i] for k, v in out.items()}, min_score=min_score, **kw) for i in range(len(images))]
 

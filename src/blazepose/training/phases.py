@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -311,3 +312,11 @@ def compile_for_phase(trainer: PoseTrainer, phase: str, steps_per_epoch: int) ->
         jit_compile=False,
         run_eagerly=trainer.cfg.train.run_eagerly,
     )
+
+
+def predict(net: keras.Model, images: np.ndarray, batch_size: int, eager: bool = False) -> dict:
+    """`net` over `images` in batches: traced (``net.predict``), or called eagerly (no tracing; tiny runs)."""
+    if not eager:
+        return net.predict(images, batch_size=batch_size, verbose=0)
+    outs = [net(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+    return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}

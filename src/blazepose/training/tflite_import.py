@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blazepose._quiet import import_tensorflow, native_stderr_silenced
+from blazepose._quiet import native_stderr_silenced
+from blazepose._tensorflow import import_tensorflow
 from blazepose.errors import BlazePoseError, require
 
 import_tensorflow()

@@ -31,14 +31,7 @@ import keras
 import numpy as np
 
 from blazepose import outputs
-from blazepose.artifacts import (
-    build_network,
-    config_beside,
-    load_exported_weights,
-    load_network,
-    npz_kind,
-    resolve_weights,
-)
+from blazepose.artifacts import config_beside, resolve_weights
 from blazepose.codec import Codec
 from blazepose.config import Config, load_config, save_config
 from blazepose.data.datasets import load_split
@@ -55,6 +48,7 @@ from blazepose.training.checkpoint import (
     save_checkpoint,
     sub_models,
 )
+from blazepose.training.formats import build_network, load_exported_weights, load_network, npz_kind
 from blazepose.training.phases import (
     PHASES,
     SETTINGS_OF,
@@ -62,6 +56,7 @@ from blazepose.training.phases import (
     averaged_weights,
     compile_for_phase,
     phase_epochs,
+    predict,
     trained_by,
 )
 
@@ -96,14 +91,6 @@ def set_precision(mode: str) -> str:
 
 
 # --- validation -------------------------------------------------------------------------------------------
-def predict(net: keras.Model, images: np.ndarray, batch_size: int, eager: bool = False) -> dict:
-    """`net` over `images` in batches: traced (``net.predict``), or called eagerly (no tracing; tiny runs)."""
-    if not eager:
-        return net.predict(images, batch_size=batch_size, verbose=0)
-    outs = [net(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
-    return {k: np.concatenate([np.asarray(o[k]) for o in outs]) for k in outs[0]}
-
-
 class ValidationSet:
     """The validation split as arrays: person crops (no augmentation) and their joints in input pixels."""
 

@@ -1,0 +1,69 @@
+"""The house's rules (docs/architecture.md), checked: import-linter's contracts in pyproject.toml (the runtime
+never imports the training part or TensorFlow, layers, no circles), every module placed on one side, and the
+geometry written in one module."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "src" / "blazepose"
+
+
+def _contracts() -> list[dict]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def _modules() -> list[str]:
+    names = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
+
+
+def test_import_contracts_are_kept():
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; lint_imports_command()"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def test_every_module_is_runtime_or_training():
+    """A new module must be placed: in the runtime (the forbidden contract's sources) or the training part (its
+    forbidden modules); only the packages that hold both (blazepose, blazepose.data: their __init__ imports
+nothing) are neither."""
+    (forbidden,) = [c for c in _contracts() if c["type"] == "forbidden"]
+    sides = [*forbidden["source_modules"], *forbidden["forbidden_modules"]]
+
+    def placed(name: str) -> bool:
+        return any(name == s or name.startswith(s + ".") for s in sides)
+
+    unplaced = [m for m in _modules() if m not in ("blazepose", "blazepose.data") and not placed(m)]
+    assert unplaced == []
+
+
+def test_geometry_lives_in_one_module():
+    """Affine matrices, rotations and warps are geometry.py's; elsewhere only its functions are called. (The
+    detector's rotation target, the sine and cosine of an angle, is a code, not geometry: codec.py.)"""
+    pattern = re.compile(
+        r"math\.(cos|sin)\(|np\.(cos|sin)\(|cv2\.(warpAffine|invertAffineTransform|getRotationMatrix2D)"
+    )
+    allowed = {"geometry.py", "codec.py"}
+    found = [
+        f"{path.relative_to(PACKAGE)}:{n}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in allowed
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []
