@@ -16,7 +16,7 @@ from blazepose.codec import DETECTION_OUTPUTS, DetectionCodec
 from blazepose.config import Config
 from blazepose.data.scenes import TURNED_SHARE, Scene, make_scene, photos_of, scene_sources, scene_to_coco
 from blazepose.losses import DETECTION_LOSS_NAMES, detection_losses
-from blazepose.training.phases import predict
+from blazepose.training.phases import DistributedFit, predict
 
 # Loss weights (every target is of order 1: grid cells, log radius, sin / cos, box edges in radii).
 DETECTION_WEIGHTS = {"centre": 1.0, "offset": 1.0, "size": 1.0, "box": 1.0}  # rotation: loss.detector_rotation
@@ -63,7 +63,7 @@ def make_scene_dataset(sources, negatives, cfg: Config, seed: int | None = None)
     return ds.batch(cfg.data.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-class DetectorTrainer(keras.Model):
+class DetectorTrainer(DistributedFit, keras.Model):
     """Wraps the detector for ``fit``: every loss, weighted by ``DETECTION_WEIGHTS``."""
 
     def __init__(self, net: keras.Model, cfg: Config):

@@ -135,7 +135,34 @@ class _Untracked:
         self.model = model
 
 
-class PoseTrainer(keras.Model):
+class DistributedFit:
+    """What Keras 3's ``fit`` needs to run under ``tf.distribute.MultiWorkerMirroredStrategy``
+    (keras-team/keras#20585): the trainer and its optimizer built in the strategy's scope before ``fit``
+    (``build_for_fit``), so that ``fit`` skips its symbolic build, which reduces the first distributed batch and
+    fails; and the step's logs as (1,) tensors, which its multi-worker reduction (a mean over axis 0) needs."""
+
+    def build_for_fit(self, input_size: int) -> None:
+        if not self.built:
+            self(np.zeros((1, input_size, input_size, 3), np.float32))
+        self.optimizer.build(self.trainable_variables)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return None
+        return super()._maybe_symbolic_build(iterator, data_batch)
+
+    def train_step(self, data):
+        logs = super().train_step(data)
+        if _multi_worker():
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
+
+
+def _multi_worker() -> bool:
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
+class PoseTrainer(DistributedFit, keras.Model):
     """Wraps the network for ``fit``: the phase picks which sub-models train and which losses count.
 
     Only the wrapped network is ever saved; the wrapper holds the training logic. `teacher` (a frozen
@@ -312,6 +339,7 @@ def compile_for_phase(trainer: PoseTrainer, phase: str, steps_per_epoch: int) ->
         jit_compile=False,
         run_eagerly=trainer.cfg.train.run_eagerly,
     )
+    trainer.build_for_fit(int(trainer.net.input.shape[1]))
 
 
 def predict(net: keras.Model, images: np.ndarray, batch_size: int, eager: bool = False) -> dict:
