@@ -40,8 +40,8 @@ def test_import_contracts_are_kept():
 
 def test_every_module_is_runtime_or_training():
     """A new module must be placed: in the runtime (the forbidden contract's sources) or the training part (its
-    forbidden modules); only the packages that hold both (blazepose, blazepose.data: their __init__ imports
-nothing) are neither."""
+        forbidden modules); only the packages that hold both (blazepose, blazepose.data: their __init__ imports
+    nothing) are neither."""
     (forbidden,) = [c for c in _contracts() if c["type"] == "forbidden"]
     sides = [*forbidden["source_modules"], *forbidden["forbidden_modules"]]
 

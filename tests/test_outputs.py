@@ -7,6 +7,7 @@ import errno
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -80,6 +81,23 @@ def test_lock_names_a_live_holder_and_takes_over_a_stale_one(tmp_path, capsys):
         assert Path(f"{target}.lock").read_text() == str(os.getpid())
     assert "taking it over" in capsys.readouterr().err
     assert not Path(f"{target}.lock").exists()  # released
+
+
+def test_a_lock_whose_process_ended_unwaited_is_stale(tmp_path, capsys):
+    """A killed process not yet waited for (a zombie) holds no lock: a worker restarted beside it takes over."""
+    target = tmp_path / "run"
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.time() + 30
+        while Path(f"/proc/{ended.pid}/stat").is_file() and " Z " not in Path(f"/proc/{ended.pid}/stat").read_text():
+            assert time.time() < deadline
+            time.sleep(0.05)
+        Path(f"{target}.lock").write_text(str(ended.pid))
+        with outputs.lock(target):
+            assert Path(f"{target}.lock").read_text() == str(os.getpid())
+        assert "taking it over" in capsys.readouterr().err
+    finally:
+        ended.wait()
 
 
 def test_full_disk_is_one_error_and_leaves_no_partial_file(tmp_path):

@@ -6,12 +6,25 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 LOSS_NAMES = ("heatmap", "offset", "coordinate", "visibility")
 
 
 def _safe_div(num, den):
+    return num / ops.maximum(den, 1.0)
+
+
+def _batch_mean(num, den):
+    """A weighted mean over the batch, `num` / `den` (den at least 1). With several replicas (tf.distribute)
+    `den` is the whole global batch's (summed over the replicas) and the result is scaled by the replica count,
+    which the trainers divide back out: the replicas' losses then add up to the loss one process computes on
+    the global batch, and so do their gradients."""
+    ctx = tf.distribute.get_replica_context()
+    replicas = 1 if ctx is None else ctx.num_replicas_in_sync
+    if replicas > 1:
+        return num * float(replicas) / ops.maximum(ctx.all_reduce("sum", den), 1.0)
     return num / ops.maximum(den, 1.0)
 
 
@@ -41,22 +54,22 @@ def heatmap_focal_per_joint(true, logits, alpha: float = 2.0, beta: float = 4.0)
 
 def heatmap_loss(true, pred, weight):
     """Squared error summed over the pixels of each heatmap, averaged over annotated joints. weight: (B, K)."""
-    return _safe_div(ops.sum(heatmap_mse_per_joint(true, pred) * weight), ops.sum(weight))
+    return _batch_mean(ops.sum(heatmap_mse_per_joint(true, pred) * weight), ops.sum(weight))
 
 
 def heatmap_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4.0):
     """`heatmap_focal_per_joint`, averaged over annotated joints. weight: (B, K)."""
-    return _safe_div(ops.sum(heatmap_focal_per_joint(true, logits, alpha, beta) * weight), ops.sum(weight))
+    return _batch_mean(ops.sum(heatmap_focal_per_joint(true, logits, alpha, beta) * weight), ops.sum(weight))
 
 
 def offset_loss(true, pred, weight):
     """L1 in heatmap pixels over the pixels near each annotated joint. All (B, H, W, 2K)."""
-    return _safe_div(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight))
+    return _batch_mean(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight))
 
 
 def coordinate_loss(true, pred, mask):
     """L1 on normalized coordinates. true, pred: (B, K, 2); mask: (B, K)."""
-    return _safe_div(ops.sum(ops.abs(pred - true) * mask[..., None]), 2.0 * ops.sum(mask))
+    return _batch_mean(ops.sum(ops.abs(pred - true) * mask[..., None]), 2.0 * ops.sum(mask))
 
 
 def visibility_loss(true, pred, mask, probability: bool):
@@ -66,7 +79,7 @@ def visibility_loss(true, pred, mask, probability: bool):
         per_joint = -(true * ops.log(p) + (1.0 - true) * ops.log(1.0 - p))
     else:
         per_joint = ops.square(pred - true)
-    return _safe_div(ops.sum(per_joint * mask), ops.sum(mask))
+    return _batch_mean(ops.sum(per_joint * mask), ops.sum(mask))
 
 
 def split_joints(y_pred: dict):
@@ -119,7 +132,7 @@ def joint_distill_loss(student, teacher, presence, labelled=None):
     if labelled is not None:
         weight = weight * (1.0 - ops.cast(labelled, "float32"))
     weight = ops.broadcast_to(weight, ops.shape(gap)[:2])[..., None]
-    return ops.sum(gap * weight) / ops.maximum(ops.sum(weight) * ops.cast(ops.shape(gap)[-1], "float32"), 1.0)
+    return _batch_mean(ops.sum(gap * weight), ops.sum(weight) * ops.cast(ops.shape(gap)[-1], "float32"))
 
 
 def distill_loss(student, teacher, logits: bool):
@@ -185,19 +198,19 @@ def centre_focal_loss(true, logits, weight, alpha: float = 2.0, beta: float = 4.
     """`focal_per_pixel` on the detector's centre logits (B, H, W, 1), pixels of zero `weight` (unlabelled
     people) left out, summed and divided by the number of people (peaks) in the batch."""
     per_pixel, pos = focal_per_pixel(true, logits, alpha, beta)
-    return _safe_div(ops.sum(per_pixel * weight), ops.sum(pos))
+    return _batch_mean(ops.sum(per_pixel * weight), ops.sum(pos))
 
 
 def masked_l1(true, pred, weight):
     """L1 over the cells of non-zero `weight` (B, H, W, 1), averaged over those cells and the channels."""
     pred = ops.cast(pred, "float32")
-    return _safe_div(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight) * true.shape[-1])
+    return _batch_mean(ops.sum(ops.abs(pred - true) * weight), ops.sum(weight) * true.shape[-1])
 
 
 def masked_l2(true, pred, weight):
     """Squared error over the cells of non-zero `weight` (B, H, W, 1), averaged over those cells and channels."""
     pred = ops.cast(pred, "float32")
-    return _safe_div(ops.sum(ops.square(pred - true) * weight), ops.sum(weight) * true.shape[-1])
+    return _batch_mean(ops.sum(ops.square(pred - true) * weight), ops.sum(weight) * true.shape[-1])
 
 
 def detection_losses(y_true: dict, y_pred: dict, rotation_loss: str = "l1") -> dict:

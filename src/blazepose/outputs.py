@@ -89,7 +89,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # someone else's process: alive
         return True
-    return True
+    try:  # a process that has ended but was not yet waited for (a zombie, state Z) is gone too
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+    except (OSError, ValueError, IndexError):  # no /proc (macOS): it answered the signal
+        return True
 
 
 def _holder(lock: Path) -> int | None:

@@ -48,14 +48,19 @@ VARIANTS = {
 F32 = {"dtype": "float32"}
 # Normalized coordinates start at the centre of the crop, with small kernels so they stay near it.
 CENTRE = keras.initializers.Constant(0.5)
-SMALL = keras.initializers.RandomNormal(stddev=1e-3)
+
+
+def small():
+    """The output layers' kernel initializer: a fresh one per layer, made after ``keras.utils.set_random_seed``
+    (one made at import drew its own seed then, so the same config seed gave other first weights per process)."""
+    return keras.initializers.RandomNormal(stddev=1e-3)
 
 
 def _dense_xy_v(x, k: int):
     xy = layers.Reshape((k, 2), name="xy", **F32)(
-        layers.Dense(2 * k, name="xy_dense", kernel_initializer=SMALL, bias_initializer=CENTRE, **F32)(x)
+        layers.Dense(2 * k, name="xy_dense", kernel_initializer=small(), bias_initializer=CENTRE, **F32)(x)
     )
-    v = layers.Dense(k, activation="sigmoid", name="v_dense", kernel_initializer=SMALL, **F32)(x)
+    v = layers.Dense(k, activation="sigmoid", name="v_dense", kernel_initializer=small(), **F32)(x)
     return xy, v
 
 
@@ -63,7 +68,7 @@ def _head_linear_xyv(x, k: int) -> dict:
     """(a) one linear layer for x, y and v (v trained as a plain regression target, like the seed)."""
     return {
         "joints": layers.Reshape((k, 3), name="joints", **F32)(
-            layers.Dense(3 * k, name="xyv_dense", kernel_initializer=SMALL, bias_initializer=CENTRE, **F32)(x)
+            layers.Dense(3 * k, name="xyv_dense", kernel_initializer=small(), bias_initializer=CENTRE, **F32)(x)
         )
     }
 
@@ -134,9 +139,9 @@ def build_heatmap_head(
         x = layers.Add(name=f"dec{level}_add")([x, skip])
         x = BlazeBlock(d, kernel, 1, bn, name=f"dec{level}_block")(x)
     features = layers.Identity(name="features")(x)
-    bias = keras.initializers.Constant(heatmap_bias)  # outputs start flat (SMALL kernels)
-    heatmap = layers.Conv2D(k, 1, name="heatmap", kernel_initializer=SMALL, bias_initializer=bias, **F32)(features)
-    offset = layers.Conv2D(2 * k, 1, name="offset", kernel_initializer=SMALL, **F32)(features)
+    bias = keras.initializers.Constant(heatmap_bias)  # outputs start flat (small kernels)
+    heatmap = layers.Conv2D(k, 1, name="heatmap", kernel_initializer=small(), bias_initializer=bias, **F32)(features)
+    offset = layers.Conv2D(2 * k, 1, name="offset", kernel_initializer=small(), **F32)(features)
     return keras.Model(inputs, {"features": features, "heatmap": heatmap, "offset": offset}, name="heatmap_head")
 
 

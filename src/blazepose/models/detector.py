@@ -20,7 +20,7 @@ import keras
 from keras import layers
 
 from blazepose.codec import DETECTION_OUTPUTS
-from blazepose.models.blazepose import F32, FOCAL_PRIOR_BIAS, SMALL, Variant, _conv_bn_relu, build_backbone
+from blazepose.models.blazepose import F32, FOCAL_PRIOR_BIAS, Variant, _conv_bn_relu, build_backbone, small
 from blazepose.models.layers import BlazeBlock
 
 
@@ -52,7 +52,7 @@ def build_detection_head(backbone: keras.Model, d: DetectorVariant, kernel: int,
     outputs = {}
     for name, n in DETECTION_OUTPUTS.items():
         bias = keras.initializers.Constant(FOCAL_PRIOR_BIAS if name == "centre" else 0.0)
-        outputs[name] = layers.Conv2D(n, 1, name=name, kernel_initializer=SMALL, bias_initializer=bias, **F32)(x)
+        outputs[name] = layers.Conv2D(n, 1, name=name, kernel_initializer=small(), bias_initializer=bias, **F32)(x)
     return keras.Model(inputs, outputs, name="detection_head")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from blazepose import outputs
 from blazepose.artifacts import config_beside, resolve_weights
@@ -64,8 +65,6 @@ from blazepose.training.phases import (
 # --- devices ----------------------------------------------------------------------------------------------
 def make_strategy(name: str):
     """tf.distribute strategy by name; 'mirrored' uses every GPU, or every logical CPU when there is none."""
-    import tensorflow as tf
-
     if name == "multi_worker":  # before anything lists devices: that starts the runtime it must configure
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
@@ -79,9 +78,16 @@ def make_strategy(name: str):
     raise BlazePoseError(f"train.strategy: unknown {name!r}; expected auto, default, mirrored or multi_worker")
 
 
-def set_precision(mode: str) -> str:
-    import tensorflow as tf
+def synchronize_batch_norm(net: keras.Model) -> None:
+    """Batch statistics over the global batch, not each replica's share of it (Keras' ``synchronized``, read
+    when the step is traced): with several replicas the network then trains as one process would on the same
+    batch, and every replica keeps the same moving statistics."""
+    for layer in net._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
 
+
+def set_precision(mode: str) -> str:
     if mode not in ("auto", "on", "off"):
         raise BlazePoseError(f"train.mixed_precision: expected auto, on or off, got {mode!r}")
     on = mode == "on" or (mode == "auto" and bool(tf.config.list_physical_devices("GPU")))
@@ -451,6 +457,49 @@ def worker_index(strategy) -> int:
     return int(resolver.task_id or 0)
 
 
+def workers(strategy) -> int:
+    """How many worker processes train together (1 for single-machine strategies)."""
+    resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    return max(sum(len(tasks) for job, tasks in spec.items() if job in ("chief", "worker")), 1)
+
+
+def check_workers_agree(strategy, epochs_done: int) -> None:
+    """Every worker resumes from the same epoch, or none does: a worker stopped between the chief's checkpoint
+    and its own would otherwise train on from other weights than the rest, and no error would ever show it. Each
+    worker compares its own count with the sum over all of them (equal counts only: n x its own)."""
+    n = workers(strategy)
+    if n <= 1:
+        return
+
+    summed = float(strategy.reduce("SUM", strategy.run(lambda: tf.constant(float(epochs_done))), axis=None))
+    if abs(summed - n * epochs_done) > 0.5:
+        raise BlazePoseError(
+            f"the {n} workers' run folders disagree on how many epochs are done (this worker: {epochs_done}, "
+            f"{summed:g} over all of them): a worker stopped while the others were saving. Copy the chief's "
+            "run folder to every worker (a worker's own is <run-dir>/workers/worker<N>), or start again"
+        )
+
+
+# What a collective operation raises on the workers that are left when one of them stops.
+PEER_LOST = (
+    tf.errors.UnavailableError,
+    tf.errors.CancelledError,
+    tf.errors.AbortedError,
+    tf.errors.DeadlineExceededError,
+)
+
+
+def _peer_reason(exc) -> str:
+    """The line of a collective's error that says what happened to the other worker."""
+    lines = [line.strip() for line in (exc.message or "").splitlines() if line.strip()]
+    for marker in ("Collective ops is aborted by:", "unhealthy", "Connection refused", "Deadline"):
+        for line in lines:
+            if marker in line:
+                return line.replace("Collective ops is aborted by:", "").strip()[:200]
+    return type(exc).__name__
+
+
 def _check_usable(train_ds, samples) -> None:
     """Refuse a training set from which the pipeline cannot make one batch (every image missing or unreadable,
     no annotated joint), saying how many samples were dropped and why, before anything is written."""
@@ -499,6 +548,9 @@ def train(
         cfg = load_config(run.path / "config.toml", overrides)
     strategy = make_strategy(cfg.train.strategy)  # first: a multi-worker strategy must precede any TF op
     worker = worker_index(strategy)
+    if workers(strategy) > 1 and cfg.train.run_eagerly:  # a distributed step runs traced (tf.function) only
+        print("train.run_eagerly is off with several workers: the distributed step must be traced", flush=True)
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, run_eagerly=False))
     if worker:  # another worker than the chief: its own copy of the run, beside the chief's (which it never writes)
         run = Run(run.path / "workers" / f"worker{worker}")
         if resume:
@@ -516,6 +568,7 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
         if overrides:
             save_config(cfg, run.path / "config.toml")
         run.load_state()
+        check_workers_agree(strategy, sum(p.get("epochs_done", 0) for p in run.state["phases"].values()))
     else:
         cfg = imported_start(cfg)
         _check_sets(cfg)
@@ -579,6 +632,8 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
         else:
             net = build_from_config(cfg)
             trainer = PoseTrainer(net, cfg, teacher)
+    if strategy.num_replicas_in_sync > 1:
+        synchronize_batch_norm(net)
     if teacher is not None:
         what = "joints" if cfg.model.imported else "heatmaps"
         print(f"distilling the {what} of {cfg.loss.distill_from} (weight {cfg.loss.distill})", flush=True)
@@ -639,9 +694,23 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
         ]
         run.phase_dir(phase).mkdir(parents=True, exist_ok=True)
         start = time.time()
-        trainer.fit(
-            phase_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose
-        )
+        try:
+            trainer.fit(
+                phase_ds,
+                epochs=epochs,
+                initial_epoch=done,
+                steps_per_epoch=steps,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
+        except PEER_LOST as exc:
+            if workers(strategy) <= 1:
+                raise
+            last = run.state["phases"].get(phase, {}).get("epochs_done", 0)
+            raise BlazePoseError(
+                f"[{phase}] another worker of this run stopped ({_peer_reason(exc)}). Start every worker again with "
+                f"--resume: training goes on from epoch {last + 1} of {phase}"
+            ) from None
         if guard.failed is not None:
             epoch, step, value = guard.failed
             last = run.phase_dir(phase) / "last.npz"
