@@ -106,24 +106,42 @@ def test_two_workers_train_as_one_process_would(tmp_path, data_root):
                     np.testing.assert_array_equal(c[key], b[key], err_msg=key)  # the replicas stay identical
 
 
-def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path, data_root):
-    run = tmp_path / "run"
-    procs = _start_workers(run, tmp_path, ["train.steps_per_epoch=20", "train.heatmap_epochs=3"])
+def _after_first_epoch(run: Path, tmp_path: Path, procs) -> None:
     state = run / "state.json"
     deadline = time.time() + 180
     while time.time() < deadline:  # until the chief has finished an epoch
         if state.is_file() and json.loads(state.read_text())["phases"].get("heatmap", {}).get("epochs_done", 0):
-            break
+            return
         assert procs[0].poll() is None, _log(tmp_path, "worker0.log")
         time.sleep(0.5)
-    else:
-        pytest.fail("no epoch finished in time: " + _log(tmp_path, "worker0.log"))
+    pytest.fail("no epoch finished in time: " + _log(tmp_path, "worker0.log"))
+
+
+def test_sigterm_ends_a_worker_and_the_other_with_one_error(tmp_path, data_root):
+    """TensorFlow's coordination service takes SIGTERM for itself; the worker still ends promptly (143, its lock
+    released), and the other says so in one line (2)."""
+    run = tmp_path / "run"
+    procs = _start_workers(run, tmp_path, ["train.steps_per_epoch=20", "train.heatmap_epochs=3"])
+    _after_first_epoch(run, tmp_path, procs)
+    procs[1].send_signal(signal.SIGTERM)
+    codes = _wait(procs, timeout=60)
+    assert codes == [2, 143], _log(tmp_path, "worker0.log") + _log(tmp_path, "worker1.log")
+    assert _log(tmp_path, "worker1.log").rstrip().endswith("terminated")
+    assert "error: another worker of this run stopped" in _log(tmp_path, "worker0.log")
+    assert not (run / "workers" / "worker1.lock").exists() and not Path(f"{run}.lock").exists()
+
+
+def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path, data_root):
+    run = tmp_path / "run"
+    state = run / "state.json"
+    procs = _start_workers(run, tmp_path, ["train.steps_per_epoch=20", "train.heatmap_epochs=3"])
+    _after_first_epoch(run, tmp_path, procs)
     procs[1].send_signal(signal.SIGKILL)
     start = time.time()
     code = procs[0].wait(timeout=120)
     assert time.time() - start < 60  # the chief notices promptly, it does not wait on a dead peer
     out = _log(tmp_path, "worker0.log")
-    assert code == 2 and "error: [heatmap] another worker of this run stopped" in out and "--resume" in out, out
+    assert code == 2 and "error: another worker of this run stopped" in out and "--resume" in out, out
     assert "Traceback" not in out
     # a worker whose folder says another epoch is done than the chief's: both refuse to go on
     other = run / "workers" / "worker1" / "state.json"

@@ -457,6 +457,19 @@ def worker_index(strategy) -> int:
     return int(resolver.task_id or 0)
 
 
+def _reclaim_sigterm() -> None:
+    """A multi-worker strategy's coordination service takes SIGTERM for itself (its notice of preemption), and
+    the process then ignores it (measured: a worker sent SIGTERM trained on to the end). Give it back to the
+    handler Python had (the CLI's: exit 143, locks released), which runs between two steps."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGTERM)
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+
+
 def workers(strategy) -> int:
     """How many worker processes train together (1 for single-machine strategies)."""
     resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
@@ -547,6 +560,8 @@ def train(
         _check_resumable(run.path)
         cfg = load_config(run.path / "config.toml", overrides)
     strategy = make_strategy(cfg.train.strategy)  # first: a multi-worker strategy must precede any TF op
+    if workers(strategy) > 1:
+        _reclaim_sigterm()
     worker = worker_index(strategy)
     if workers(strategy) > 1 and cfg.train.run_eagerly:  # a distributed step runs traced (tf.function) only
         print("train.run_eagerly is off with several workers: the distributed step must be traced", flush=True)
@@ -557,7 +572,20 @@ def train(
             _check_resumable(run.path)
     # <run>.lock for the whole run: a second run into the folder is refused, a stale lock taken over
     with outputs.lock(run.path, "training into"):
-        return _train(cfg, run, strategy, resume, verbose, overrides)
+        try:
+            return _train(cfg, run, strategy, resume, verbose, overrides)
+        except PEER_LOST as exc:  # in a step, or in a collective between phases (variables, checkpoints)
+            if workers(strategy) <= 1:
+                raise
+            raise BlazePoseError(
+                f"another worker of this run stopped ({_peer_reason(exc)}). Start every worker again with --resume: "
+                f"training goes on after the last finished epoch ({_progress(run)})"
+            ) from None
+
+
+def _progress(run: Run) -> str:
+    done = [f"{name} {p.get('epochs_done', 0)}" for name, p in run.state["phases"].items() if p.get("epochs_done")]
+    return "epochs done: " + (", ".join(done) if done else "none")
 
 
 def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, overrides: tuple[str, ...]) -> dict:
@@ -694,23 +722,9 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
         ]
         run.phase_dir(phase).mkdir(parents=True, exist_ok=True)
         start = time.time()
-        try:
-            trainer.fit(
-                phase_ds,
-                epochs=epochs,
-                initial_epoch=done,
-                steps_per_epoch=steps,
-                callbacks=callbacks,
-                verbose=verbose,
-            )
-        except PEER_LOST as exc:
-            if workers(strategy) <= 1:
-                raise
-            last = run.state["phases"].get(phase, {}).get("epochs_done", 0)
-            raise BlazePoseError(
-                f"[{phase}] another worker of this run stopped ({_peer_reason(exc)}). Start every worker again with "
-                f"--resume: training goes on from epoch {last + 1} of {phase}"
-            ) from None
+        trainer.fit(
+            phase_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose
+        )
         if guard.failed is not None:
             epoch, step, value = guard.failed
             last = run.phase_dir(phase) / "last.npz"
