@@ -67,3 +67,17 @@ def test_geometry_lives_in_one_module():
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_the_coco_rule_is_written_once():
+    """coco_mini's train / validation parts (even / odd places in id order) come from ``data.coco.image_part``
+    alone: no other module slices images by place or tests a rank's parity."""
+    pattern = re.compile(r"\[[01]::2\]|rank.{0,20}% 2")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{n}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "coco.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []

@@ -263,3 +263,13 @@ def test_coco_split_halves_are_coco_evals(data_root):
     }
     assert len(train) + len(val) == 86 and {s.meta["image_id"] for s in val} <= half
     assert not {s.meta["image_id"] for s in train} & half
+
+
+def test_coco_parts_by_hand():
+    from blazepose.data.coco import image_part, images_in_part
+
+    images = [{"id": i} for i in (30, 10, 20, 50, 40)]  # id order: 10 20 30 40 50 -> train val train val train
+    assert [im["id"] for im in images_in_part(images, "train")] == [10, 30, 50]
+    assert [im["id"] for im in images_in_part(images, "val")] == [20, 40]
+    assert [image_part(r) for r in range(4)] == ["train", "val", "train", "val"]
+    assert len(images_in_part(images, "all")) == 5

@@ -16,6 +16,21 @@ from blazepose.errors import BlazePoseError, read_json
 from blazepose.keypoints import COCO
 
 
+def image_part(rank: int) -> str:
+    """coco_mini's one rule against training on validation data, for every reader of it (samples, the detector's
+    scenes, the COCO evaluation): the image at place `rank` in id order, among all the json's images, people or
+    not, is "train" at even places and "val" at odd places."""
+    return "val" if rank % 2 else "train"
+
+
+def images_in_part(images: list[dict], part: str) -> list[dict]:
+    """A COCO json's image entries in id order, those of `part` ("train", "val" by ``image_part``, or "all")."""
+    if part not in ("train", "val", "all"):
+        raise BlazePoseError(f"unknown COCO part {part!r}: expected train, val or all")
+    ordered = sorted(images, key=lambda im: im["id"])
+    return ordered if part == "all" else [im for r, im in enumerate(ordered) if image_part(r) == part]
+
+
 def read_coco(annotations: str | Path, images: str | Path, min_keypoints: int = 1) -> tuple[list[Sample], list[str]]:
     """Samples for every non-crowd person with at least `min_keypoints` labelled keypoints."""
     annotations, images = Path(annotations), Path(images)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from blazepose.config import DataConfig
-from blazepose.data.coco import read_coco
+from blazepose.data.coco import image_part, read_coco
 from blazepose.data.custom import FILE as CUSTOM_FILE
 from blazepose.data.custom import custom_skeleton, read_custom
 from blazepose.data.lsp import NUM_JOINTS, read_lsp, read_lspet
@@ -169,9 +169,9 @@ def lsp_val_indices(val_fraction: float, seed: int, train_part: range = LSP_TRAI
 
 def split_parts(cfg: DataConfig, samples: list[Sample] | None = None) -> dict[str, list[int]]:
     """Indices of 'train' (less validation), 'val' and 'test' in the dataset of `cfg.split`. LSP and LSPet
-    have fixed parts; COCO's are its images at even (train) and odd (val) places in id order, as in
-    ``coco_eval.coco_part``; a custom dataset's validation part is carved from all of it. Those two hold
-    nothing back: their test part is their validation part."""
+    have fixed parts; COCO's are ``data.coco.image_part``'s (the rule the evaluation and the scenes use too); a
+    custom dataset's validation part is carved from all of it. Those two hold nothing back: their test part is
+    their validation part."""
     if cfg.split not in SPLITS:
         raise BlazePoseError(f"data.split: unknown {cfg.split!r}; known: {', '.join(SPLITS)}")
     _, train_part, test_part, _ = SPLITS[cfg.split]
@@ -179,8 +179,8 @@ def split_parts(cfg: DataConfig, samples: list[Sample] | None = None) -> dict[st
         if samples is None:
             raise BlazePoseError(f'data.split = "{cfg.split}" needs the samples to split')
         if cfg.split == "coco":  # by the image's place among all the json's images, people or not
-            val = [i for i, s in enumerate(samples) if s.meta["image_rank"] % 2 == 1]
-            train = [i for i, s in enumerate(samples) if s.meta["image_rank"] % 2 == 0]
+            val = [i for i, s in enumerate(samples) if image_part(s.meta["image_rank"]) == "val"]
+            train = [i for i, s in enumerate(samples) if image_part(s.meta["image_rank"]) == "train"]
         else:
             val = lsp_val_indices(cfg.val_fraction, cfg.split_seed, range(len(samples))).tolist()
             train = sorted(set(range(len(samples))) - set(val))

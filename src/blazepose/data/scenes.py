@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from blazepose.alignment import Alignment, alignment_from_keypoints
+from blazepose.data.coco import images_in_part
 from blazepose.data.images import load_image
 from blazepose.data.sample import Sample
 from blazepose.errors import BlazePoseError, read_json
@@ -74,13 +75,12 @@ def sources_from_samples(samples: list[Sample], skeleton: Skeleton = LSP) -> lis
 
 def coco_sources(annotations: str | Path, images: str | Path, part: str = "all") -> list[SceneSource]:
     """Every image of a COCO person-keypoints json, people and all (images without a person too: they are
-    the negatives). People without keypoints and crowd regions are kept as ignore boxes. `part`: "train"
-    (images at even places in id order), "val" (odd places) or "all"."""
+    the negatives). People without keypoints and crowd regions are kept as ignore boxes. `part`: "train", "val"
+    (``data.coco.image_part``, the one rule) or "all"."""
     data = read_json(annotations, "a COCO person_keypoints json")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise BlazePoseError(f"{annotations}: expected a COCO json with 'images' and 'annotations'")
-    ordered = sorted(data["images"], key=lambda im: im["id"])
-    chosen = {"all": ordered, "train": ordered[0::2], "val": ordered[1::2]}[part]
+    chosen = images_in_part(data["images"], part)
     by_id = {im["id"]: SceneSource(str(Path(images) / im["file_name"]), COCO) for im in chosen}
     for ann in data["annotations"]:
         src = by_id.get(ann["image_id"])

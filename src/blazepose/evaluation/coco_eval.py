@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blazepose.data.coco import images_in_part
 from blazepose.errors import BlazePoseError, read_json
 from blazepose.keypoints import COCO, LSP, Skeleton, estimate_from_head
 
@@ -37,13 +38,12 @@ def shared_joints(skeleton: Skeleton) -> tuple[list[int], list[int]]:
 
 
 def coco_part(annotations: str | Path, part: str = "all") -> dict:
-    """A COCO person-keypoints json, cut to `part`: "val" (images at odd places in id order: coco_mini's
-    validation half; the detector trains on the even places), "train", or "all"."""
+    """A COCO person-keypoints json, cut to `part`: "val" (coco_mini's validation half), "train" or "all"
+    (``data.coco.image_part``, the one rule)."""
     data = read_json(annotations, "a COCO person_keypoints json")
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise BlazePoseError(f"{annotations}: expected a COCO json with 'images' and 'annotations'")
-    ordered = sorted(data["images"], key=lambda im: im["id"])
-    images = {"all": ordered, "train": ordered[0::2], "val": ordered[1::2]}[part]
+    images = images_in_part(data["images"], part)
     ids = {im["id"] for im in images}
     return {
         "images": images,
