@@ -17,6 +17,14 @@ import numpy as np
 from blazepose.alignment import Alignment
 
 
+def heat_to_normalized(uv, heat_size: int):
+    """Heatmap pixels (u, v), centres at integers, possibly moved by their offsets -> coordinates normalized to
+    the crop (0 and 1 its outer edges): (u + 0.5) / heat_size. Plain arithmetic, so NumPy arrays and Keras
+    tensors both go through it: the one heatmap decode's last step, for ``Codec.decode``, the in-graph
+    ``models.layers.HeatmapDecoder`` and the exporter's tie check."""
+    return (uv + 0.5) / heat_size
+
+
 @dataclass(frozen=True)
 class Codec:
     input_size: int = 256
@@ -37,7 +45,7 @@ class Codec:
         return (np.asarray(xy, np.float32) + 0.5) / self.stride - 0.5
 
     def heat_to_input(self, uv: np.ndarray) -> np.ndarray:
-        return (np.asarray(uv, np.float32) + 0.5) * self.stride - 0.5
+        return self.denormalize(heat_to_normalized(np.asarray(uv, np.float32), self.heatmap_size))
 
     def normalize(self, xy_input: np.ndarray) -> np.ndarray:
         """Input pixels -> regression targets in [0, 1] (outside for joints beyond the frame)."""

@@ -20,6 +20,7 @@ import numpy as np
 from blazepose._quiet import native_stderr_silenced
 from blazepose._tensorflow import import_tensorflow
 from blazepose.artifacts import config_beside, load_runner, require
+from blazepose.codec import heat_to_normalized
 from blazepose.config import Config, dumps_config, portable_config, save_config
 from blazepose.errors import BlazePoseError
 from blazepose.keypoints import skeleton_of
@@ -175,7 +176,7 @@ def heatmap_ties(model, images: np.ndarray, got: np.ndarray, limit: float, toler
     offset = np.asarray(out["offset"], np.float64).reshape(n, h, w, k, 2)
     jj, ii = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     # Every cell's decoded place in input pixels, as HeatmapDecoder computes it: (N, H, W, K, 2).
-    place = np.stack([(ii[..., None] + offset[..., 0] + 0.5) / w, (jj[..., None] + offset[..., 1] + 0.5) / h], -1)
+    place = heat_to_normalized(np.stack([ii[..., None] + offset[..., 0], jj[..., None] + offset[..., 1]], -1), w)
     place = place * size
     top, bottom = heat.max(axis=(1, 2), keepdims=True), heat.min(axis=(1, 2), keepdims=True)
     near_peak = heat >= top - tolerance * (top - bottom)  # (N, H, W, K)

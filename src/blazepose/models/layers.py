@@ -13,6 +13,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from blazepose.codec import heat_to_normalized
+
 
 @keras.saving.register_keras_serializable(package="blazepose")
 class BlazeBlock(layers.Layer):
@@ -98,7 +100,7 @@ class HeatmapDecoder(keras.layers.Layer):
     heatmap (B, H, W, K), offset (B, H, W, 2K) -> joints (B, K, 2) normalized to the input crop, as the
     regression head's, and visibility (B, K): the peak's score (sigmoid of the peak logit when `logits`).
     The argmax pixel's offset is picked with a one-hot product rather than a gather, which every runtime has.
-    Normalized n = (u + 0.5) / heatmap_size is Codec.normalize(Codec.heat_to_input(u)) (blazepose.codec).
+    The cell and its offset go to crop coordinates through ``codec.heat_to_normalized``, as in ``Codec.decode``.
     """
 
     def __init__(self, logits: bool = True, **kwargs):
@@ -123,7 +125,7 @@ class HeatmapDecoder(keras.layers.Layer):
         flat_idx = ops.cast(idx, offset.dtype)
         j = ops.floor(flat_idx / w)
         i = flat_idx - j * w
-        joints = ops.stack([(i + du + 0.5) / w, (j + dv + 0.5) / h], axis=-1)
+        joints = heat_to_normalized(ops.stack([i + du, j + dv], axis=-1), w)  # square heatmaps (h == w)
         visibility = ops.sigmoid(peak) if self.logits else ops.clip(peak, 0.0, 1.0)
         return joints, visibility
 
