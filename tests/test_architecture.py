@@ -81,3 +81,22 @@ def test_the_coco_rule_is_written_once():
         if pattern.search(line)
     ]
     assert found == []
+
+
+def test_one_table_of_presets_with_their_files_cards_and_sums():
+    """Every packaged model has its folder: weights, exported .tflite and config, a card naming its source,
+    licence, recipe and measures, and sha256 sums that match the files; MediaPipe's names are in the same table."""
+    from blazepose import presets
+    from blazepose.data.download import sha256_file
+
+    assert set(presets.PACKAGED) == {"full", "lite", "detector"}
+    assert {"mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe"} <= set(presets.NAMES)
+    for p in presets.PACKAGED.values():
+        for suffix in (".npz", ".tflite", ".toml"):
+            assert p.file(suffix).is_file(), p.file(suffix)
+        assert {name: sha256_file(p.folder / name) for name in p.sha256} == p.sha256
+        card = (p.folder / "card.md").read_text()
+        for needed in (p.source, "Apache-2.0", f"blazepose reproduce {p.recipe}", "sha256", "PCK@0.2"):
+            assert needed in card, (p.name, needed)
+    folders = {path.name for path in presets.PRESETS_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    assert folders == set(presets.PACKAGED)  # no model folder outside the table

@@ -197,11 +197,11 @@ def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run,
     from blazepose.export import export_model
     from blazepose.inference import Predictor
 
-    path = tmp_path / "blazepose_full.npz"
+    path = tmp_path / "full" / "blazepose_full.npz"
     meta = export_model(smoke_run / "model.keras", "npz", path, quantize="float16", parity_count=8)
     assert meta["parity"]["max_px"] < 2.0
     assert path.stat().st_size < 0.6 * (smoke_run / "model.keras").stat().st_size
-    monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("blazepose.presets.PRESETS_DIR", tmp_path)
     image = np.asarray(Image.open(data_root / "lsp" / "images" / "im1001.jpg"))
     default = Predictor(min_presence=0).predict_arrays([image])[0]  # no weights: the packaged (here: patched) default
     keras = Predictor(smoke_run / "model.keras", min_presence=0).predict_arrays([image])[0]

@@ -81,17 +81,17 @@ def test_flip_maps_a_mirrored_pixel_back_onto_itself():
 
 
 def test_no_default_model_says_how_to_pass_one(monkeypatch, tmp_path):
-    monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr("blazepose.presets.PRESETS_DIR", tmp_path)
     with pytest.raises(BlazePoseError, match="no packaged full model is installed.*weights file"):
         packaged_path("full")
 
 
 def test_packaged_model_names(monkeypatch, tmp_path):
-    monkeypatch.setattr("blazepose.artifacts.WEIGHTS_DIR", tmp_path / "pkg")
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "blazepose_lite.npz").write_bytes(b"")
+    monkeypatch.setattr("blazepose.presets.PRESETS_DIR", tmp_path / "pkg")
+    (tmp_path / "pkg" / "lite").mkdir(parents=True)
+    (tmp_path / "pkg" / "lite" / "blazepose_lite.npz").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
-    assert resolve_weights("lite") == tmp_path / "pkg" / "blazepose_lite.npz"
+    assert resolve_weights("lite") == tmp_path / "pkg" / "lite" / "blazepose_lite.npz"
     for name in (None, "full"):  # None is the Full model, not installed here
         with pytest.raises(BlazePoseError, match="no packaged full model is installed"):
             resolve_weights(name)

@@ -186,11 +186,12 @@ def test_sigterm_ends_predict_promptly_and_leaves_no_lock(tmp_path, data_root):
 
 def test_packaged_models_are_checked_against_their_sha256(tmp_path, monkeypatch):
     import blazepose.artifacts as artifacts
+    from blazepose import presets
 
     path = artifacts.packaged_path("lite")  # the real file: its sum matches
-    assert path.name in artifacts.PACKAGED_SHA256
+    assert presets.shipped_sha256(path) == presets.PACKAGED["lite"].sha256[path.name]
     # the same file against another sum, as a damaged file's would read
-    monkeypatch.setitem(artifacts.PACKAGED_SHA256, path.name, "0" * 64)
+    monkeypatch.setitem(presets.PACKAGED["lite"].sha256, path.name, "0" * 64)
     monkeypatch.setattr(artifacts, "_VERIFIED", set())
     with pytest.raises(BlazePoseError, match="is damaged .* reinstall"):
         artifacts.packaged_path("lite")

@@ -1,9 +1,9 @@
 """A model on disk: the one module that knows every weights format and the config beside it.
 
     name            what it is                                          config beside it
-    full, lite,     the packaged models (weights/blazepose_<name>.npz;   weights/blazepose_<name>.toml
-    detector        the detector also as a float16 .tflite, used where
-                    LiteRT is installed)
+    full, lite,     the packaged models (presets/<name>/: .npz weights   presets/<name>/blazepose_<name>.toml
+    detector        and a float16 .tflite, used where LiteRT is
+                    installed; the table of names: presets)
     *.keras         a network that 'blazepose train' wrote (all outputs) <name>.toml, else the run's config.toml
     *.npz           a training checkpoint (runs/x/<phase>/best.npz) or   the run's config.toml / <name>.toml
                     exported inference weights ('blazepose export')
@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from blazepose import presets
 from blazepose._quiet import native_stderr_silenced
 from blazepose.config import Config, config_from_dict, load_config
 from blazepose.data.download import sha256_file
@@ -42,27 +43,14 @@ from blazepose.mediapipe import (
     scale_input,
 )
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-SHIPPED_DIR = WEIGHTS_DIR  # where the installed package's own files lie (their sums below)
-# The packaged models: name -> file stem under WEIGHTS_DIR, and their task.
-PACKAGED = {"full": "blazepose_full", "lite": "blazepose_lite", "detector": "blazepose_detector"}
-LANDMARK_MODELS = ("full", "lite")
-# The packaged files' sha256, checked on first use in a process: a damaged install is an error, not odd output.
-PACKAGED_SHA256 = {
-    "blazepose_detector.npz": "95378148d443ab11054565a93291a33f51b443e2e3ee08a161453300eeb76f9a",
-    "blazepose_full.npz": "aca2a7b0f3e0fcaebb0255e42e2ce4a01e5cc7fe2ac6e45801658fa49389d719",
-    "blazepose_lite.npz": "f58cae74f843b348f60f2e7dfb484c5de1fb84355c3e2932873ba91cb735bf6c",
-    "blazepose_detector.tflite": "02e8f9d9643c4811bae0df5875e45956695fba626ca7903a1967a7d0a5b97126",
-    "blazepose_full.tflite": "e77fb36408e8898341670892f16d172193f078ff17304db7e5008dc532836363",
-    "blazepose_lite.tflite": "49e6c679a2ab9fc2d9afada15cde0a7744a9e30c201c61858b5cba27ae534039",
-}
 _VERIFIED: set[Path] = set()
 
 
 def verified(path: Path) -> Path:
-    """`path`, a packaged file, after its sha256 was found to be the one it shipped with (once per process)."""
-    if path not in _VERIFIED and path.parent == SHIPPED_DIR:
-        expected = PACKAGED_SHA256.get(path.name)
+    """`path`, a packaged file, after its sha256 was found to be the one it shipped with (once per process;
+    the sums are in the presets table)."""
+    if path not in _VERIFIED:
+        expected = presets.shipped_sha256(path)
         if expected is not None and sha256_file(path) != expected:
             raise BlazePoseError(
                 f"the packaged model {path} is damaged (its sha256 is not the one it shipped with): reinstall blazepose"
@@ -78,10 +66,11 @@ def packaged_path(name: str, trainable: bool = False) -> Path:
     """The packaged model's file: unless `trainable` (export, train.init_from: the .npz), its .tflite where
     one is packaged and LiteRT is installed (no TensorFlow needed, and the detector runs faster there than
     rebuilt in Keras), else its .npz."""
-    lite = WEIGHTS_DIR / f"{PACKAGED[name]}.tflite"
+    preset = presets.PACKAGED[name]
+    lite = preset.file(".tflite")
     if not trainable and lite.is_file() and importlib.util.find_spec("ai_edge_litert") is not None:
         return verified(lite)
-    path = WEIGHTS_DIR / f"{PACKAGED[name]}.npz"
+    path = preset.file(".npz")
     if not path.is_file():
         raise BlazePoseError(
             f"no packaged {name} model is installed (expected {path}); pass a weights file, e.g. the model.keras "
@@ -97,13 +86,13 @@ def resolve_weights(weights: str | Path | None, default: str = "full", trainable
     if weights is None:
         return packaged_path(default, trainable)
     text = str(weights)
-    if text in PACKAGED and not Path(text).is_file():
+    if text in presets.PACKAGED and not Path(text).is_file():
         return packaged_path(text, trainable)
     if is_mediapipe_name(text) and not Path(text).is_file():
         return training_hook("imported", f"{text} as a trainable network")(text) if trainable else locate(text)
     path = Path(text).expanduser()
     if not path.exists() and path.suffix.lower() not in FORMATS and "/" not in text:
-        names = [*PACKAGED, *MEDIAPIPE_NAMES]
+        names = presets.NAMES
         close = difflib.get_close_matches(text, names, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise BlazePoseError(
@@ -111,9 +100,6 @@ def resolve_weights(weights: str | Path | None, default: str = "full", trainable
             f"files: {', '.join(FORMATS)}"
         )
     return path
-
-
-MEDIAPIPE_NAMES = ("mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe")
 
 
 def config_beside(path: str | Path, required: bool = False) -> Config:

@@ -141,6 +141,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.presets:
+        from blazepose import presets
+
+        print(presets.table())
+        print("packaged: a folder each under src/blazepose/presets/ with card.md (source, licence, recipe, measures)")
+        return 0
     from blazepose.config import load_config
     from blazepose.models.info import model_info
 
@@ -741,9 +747,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser(
         "info",
-        help="parameter counts (whole model and each sub-model) and forward FLOPs per image",
-        description="Build the network from the config and print its parameter counts and FLOPs.",
+        help="parameter counts (whole model and each sub-model) and forward FLOPs per image; --presets: the models "
+        "runnable by name",
+        description="Build the network from the config and print its parameter counts and FLOPs; with --presets, "
+        "list every model this toolkit runs by name (packaged and MediaPipe's): task, recipe, source, licence.",
     )
+    info.add_argument("--presets", action="store_true", help="list the models runnable by name, and stop")
     info.add_argument(
         "--variant",
         choices=["full", "lite", "detector"],
