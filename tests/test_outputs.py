@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -195,3 +196,22 @@ def test_packaged_models_are_checked_against_their_sha256(tmp_path, monkeypatch)
     monkeypatch.setattr(artifacts, "_VERIFIED", set())
     with pytest.raises(BlazePoseError, match="is damaged .* reinstall"):
         artifacts.packaged_path("lite")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception itself
+def test_a_sigterm_dropped_in_a_finalizer_still_ends_the_loop():
+    """Python runs the SIGTERM handler wherever the main thread is; in a __del__ its exception is printed and
+    dropped. The long loops check again (errors.check_terminated) and end."""
+    from blazepose import errors
+
+    class Finalized:
+        def __del__(self):
+            errors.terminate(signal.SIGTERM, None)  # as if the signal arrived while this ran
+
+    try:
+        Finalized()  # dropped at once: its __del__ raises, Python prints "Exception ignored" and goes on
+        with pytest.raises(errors.Terminated):
+            errors.check_terminated()
+    finally:
+        errors._TERMINATING.clear()
+    errors.check_terminated()  # nothing pending: no exception

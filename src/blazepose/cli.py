@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from blazepose import __version__
-from blazepose.errors import BlazePoseError, missing_package_message
+from blazepose.errors import BlazePoseError, Terminated, missing_package_message, terminate
 
 EXAMPLES = """\
 examples:
@@ -771,20 +771,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that every `finally` runs (locks released, temporary files
-    removed) before the command ends."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import signal
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -9,6 +9,29 @@ class BlazePoseError(Exception):
     """A problem the user can fix: the message says which file or value, what is wrong, what was expected."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every `finally` runs (locks released, temporary files
+    removed) before the command ends."""
+
+
+_TERMINATING: list[bool] = []
+
+
+def terminate(signum, frame):
+    """The CLI's SIGTERM handler: remember it, then raise ``Terminated`` where the main thread is."""
+    _TERMINATING.append(True)
+    raise Terminated()
+
+
+def check_terminated() -> None:
+    """Raise ``Terminated`` again if SIGTERM arrived: Python runs a signal handler wherever the main thread is,
+    and where that is a finalizer (``__del__``: TensorFlow's traced functions have them) the exception is
+    printed and dropped, and the command would go on (measured: a training worker trained to the end). Long
+    loops call this once per step or batch."""
+    if _TERMINATING:
+        raise Terminated()
+
+
 def read_json(path, what: str):
     """Parse the JSON file at `path`; `what` says what it should be, for the error messages."""
     import json

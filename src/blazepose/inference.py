@@ -42,7 +42,7 @@ from blazepose.defaults import (
     MIN_SCORE,
     NMS_IOU,
 )
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, check_terminated
 from blazepose.geometry import (
     crop_matrix,
     invert_affine,
@@ -372,6 +372,7 @@ class Predictor:
         paths = list(paths)
         with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
             for start in range(0, len(paths), self.batch_size):
+                check_terminated()
                 chunk = paths[start : start + self.batch_size]
                 images, ok, results = [], [], {}
                 for i, p in enumerate(chunk):

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, check_terminated
 from blazepose.inference import person_json
 from blazepose.tracking import PoseTracker
 from blazepose.visualize import JOINT_THRESHOLD, draw_people
@@ -59,6 +59,7 @@ def run_video(
     try:
         with tqdm(total=total, unit="frame", desc="video", disable=not progress) as bar:
             while not max_frames or frames < max_frames:
+                check_terminated()
                 ok, bgr = cap.read()
                 if not ok:
                     break

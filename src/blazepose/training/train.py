@@ -37,7 +37,7 @@ from blazepose.codec import Codec
 from blazepose.config import Config, load_config, save_config
 from blazepose.data.datasets import load_split
 from blazepose.data.pipeline import SkipCounter, load_example, make_dataset
-from blazepose.errors import BlazePoseError
+from blazepose.errors import BlazePoseError, check_terminated
 from blazepose.evaluation.functional import pck, torso_size
 from blazepose.keypoints import skeleton_of
 from blazepose.outputs import atomic_write
@@ -182,7 +182,8 @@ class Validation(keras.callbacks.Callback):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss and remembers where."""
+    """Stops training at the first non-finite loss and remembers where; after SIGTERM, ends it at the next step
+    (``errors.check_terminated``: the handler's own exception may have been dropped in a finalizer)."""
 
     def __init__(self):
         super().__init__()
@@ -193,6 +194,7 @@ class NaNGuard(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        check_terminated()
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.failed = (self.epoch, batch, float(loss))
