@@ -83,8 +83,7 @@ class DetectorTrainer(DistributedFit, keras.Model):
         for name in DETECTION_LOSS_NAMES:
             total = total + weights[name] * parts[name]
             self.trackers[name].update_state(parts[name])
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return total / replicas if replicas > 1 else total
+        return self.per_replica(total)
 
     @property
     def metrics(self):

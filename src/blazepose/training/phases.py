@@ -151,6 +151,13 @@ class DistributedFit:
             return None
         return super()._maybe_symbolic_build(iterator, data_batch)
 
+    @staticmethod
+    def per_replica(total):
+        """A replica's share of the loss: Keras sums the replicas' gradients under tf.distribute, so each replica's
+        loss is scaled by 1 / replicas, as Keras' own losses are (``losses._batch_mean`` relies on it)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return total / replicas if replicas > 1 else total
+
     def train_step(self, data):
         logs = super().train_step(data)
         if _multi_worker():
@@ -236,9 +243,7 @@ class PoseTrainer(DistributedFit, keras.Model):
             self.trackers[name].update_state(parts[name])
         if self._distilling:
             total = total + self.cfg.loss.distill * kd
-        # Keras sums the replicas' gradients under tf.distribute: scale by 1 / replicas, as its own losses do.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return total / replicas if replicas > 1 else total
+        return self.per_replica(total)
 
     @property
     def teacher(self) -> keras.Model | None:

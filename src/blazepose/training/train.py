@@ -447,13 +447,18 @@ def _check_resumable(path: Path) -> None:
         raise BlazePoseError(f"cannot resume: {path} holds no config.toml and state.json of a run")
 
 
+def _cluster(strategy):
+    """The strategy's cluster resolver and its jobs ({} for single-machine strategies)."""
+    resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
+    return resolver, (resolver.cluster_spec().as_dict() if resolver is not None else {})
+
+
 def worker_index(strategy) -> int:
     """0 for the chief of a multi-worker run (the worker that writes the run directory) and for single-machine
     strategies; the task index of every other worker."""
-    resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+    resolver, jobs = _cluster(strategy)
+    if not jobs:
         return 0
-    jobs = resolver.cluster_spec().as_dict()
     if "chief" in jobs:
         return 0 if resolver.task_type == "chief" else int(resolver.task_id) + 1
     return int(resolver.task_id or 0)
@@ -474,9 +479,8 @@ def _reclaim_sigterm() -> None:
 
 def workers(strategy) -> int:
     """How many worker processes train together (1 for single-machine strategies)."""
-    resolver = getattr(strategy.extended, "cluster_resolver", None) or getattr(strategy, "cluster_resolver", None)
-    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
-    return max(sum(len(tasks) for job, tasks in spec.items() if job in ("chief", "worker")), 1)
+    jobs = _cluster(strategy)[1]
+    return max(sum(len(tasks) for job, tasks in jobs.items() if job in ("chief", "worker")), 1)
 
 
 def check_workers_agree(strategy, epochs_done: int) -> None:
@@ -562,10 +566,11 @@ def train(
         _check_resumable(run.path)
         cfg = load_config(run.path / "config.toml", overrides)
     strategy = make_strategy(cfg.train.strategy)  # first: a multi-worker strategy must precede any TF op
-    if workers(strategy) > 1:
+    several = workers(strategy) > 1
+    if several:
         _reclaim_sigterm()
     worker = worker_index(strategy)
-    if workers(strategy) > 1 and cfg.train.run_eagerly:  # a distributed step runs traced (tf.function) only
+    if several and cfg.train.run_eagerly:  # a distributed step runs traced (tf.function) only
         print("train.run_eagerly is off with several workers: the distributed step must be traced", flush=True)
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, run_eagerly=False))
     if worker:  # another worker than the chief: its own copy of the run, beside the chief's (which it never writes)
@@ -577,7 +582,7 @@ def train(
         try:
             return _train(cfg, run, strategy, resume, verbose, overrides)
         except PEER_LOST as exc:  # in a step, or in a collective between phases (variables, checkpoints)
-            if workers(strategy) <= 1:
+            if not several:
                 raise
             raise BlazePoseError(
                 f"another worker of this run stopped ({_peer_reason(exc)}). Start every worker again with --resume: "
