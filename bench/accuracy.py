@@ -66,7 +66,7 @@ def main() -> None:
     from blazepose.config import load_config
     from blazepose.data.datasets import load_split
     from blazepose.evaluation.evaluate import evaluate
-    from blazepose.inference import FLIP_AGREEMENT, Predictor
+    from blazepose.inference import FLIP_AGREEMENT, Predictor, Settings
 
     samples = load_split(load_config().data, args.split)
     samples = samples[: args.limit] if args.limit else samples
@@ -77,7 +77,7 @@ def main() -> None:
     rows = []
     for decode in args.decode:
         runner = load_runner(weights, decode)  # one model per output; passes and flip only change the calls
-        warm = Predictor(weights, passes=1, batch_size=args.batch_size, runner=runner)
+        warm = Predictor(weights, runner=runner, settings=Settings(passes=1, batch_size=args.batch_size))
         list(warm.predict_files([s.image_path for s in samples[:2]], progress=False))  # trace before timing
         settings = [(f, a) for f in args.flip for a in (args.flip_agreement if f == "on" else [None])]
         detectors = {d: None if d == "none" else load_runner(d, task="detector") for d in args.detector}
@@ -91,16 +91,18 @@ def main() -> None:
             agreement = FLIP_AGREEMENT if agreement is None else agreement
             predictor = Predictor(
                 weights,
-                passes=passes,
-                batch_size=args.batch_size,
                 runner=runner,
                 flip=flip == "on",
-                flip_agreement=agreement,
-                margin=margin,
                 detector_runner=detectors[det],
-                fallback=True,
-                upright=upright != "off",
-                align_margin=ALIGN_MARGIN if align is None else align,
+                settings=Settings(
+                    passes=passes,
+                    batch_size=args.batch_size,
+                    flip_agreement=agreement,
+                    margin=margin,
+                    fallback=True,
+                    upright=upright != "off",
+                    align_margin=ALIGN_MARGIN if align is None else align,
+                ),
             )
             r = evaluate(predictor, samples, progress=False)
             flip = flip if flip == "off" else f"on, {agreement:g}"

@@ -1,8 +1,9 @@
-"""Several people in everyday photos: the default pipeline (the detector's people and the whole-image person,
-merged) against the whole-image two-pass alone and the detector's people alone, with and without the filters
-(the landmark model's presence, the detected people's mean joint score), paired.
+"""Several people in everyday photos: predict's pipeline for a landmark model (its preset's: mp-full, the
+default, runs MediaPipe's detector and one pass) against the whole-image two-pass alone, the detector's people
+alone, and the detector's people merged with the whole-image person, with and without the filters (the landmark
+model's presence, the detected people's mean joint score), paired.
 
-    python bench/everyday.py [--weights full] [--detector detector] [--part val] [--resamples 200]
+    python bench/everyday.py [--weights mp-full] [--detector auto] [--part val] [--resamples 200]
 
 All run on the same images of coco_mini's `--part` (val: the validation half, images at odd places in id
 order; the detector trained on the other half), with the same landmark model. Prints OKS AP / AP50 / AR on the
@@ -28,43 +29,54 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default="full", help="landmark model (default: the packaged Full)")
-    parser.add_argument("--detector", default="detector", help="detector (default: the packaged one)")
+    parser.add_argument("--weights", default="mp-full", help="landmark model (default: the default, mp-full)")
+    parser.add_argument("--detector", default="auto", help="detector (default: the one its preset pairs with it)")
     parser.add_argument("--part", default="val", choices=["val", "train", "all"], help="coco_mini part (default val)")
-    parser.add_argument("--min-score", type=float, default=None, help="detector threshold (default: predict's)")
+    parser.add_argument(
+        "--min-score", type=float, default=None, help="detector threshold (default: its preset's, as predict's)"
+    )
     parser.add_argument("--resamples", type=int, default=200, help="bootstrap resamples (default 200)")
     parser.add_argument("--data-root", default="", help="folder holding coco_mini/")
     args = parser.parse_args()
 
-    from blazepose.data.datasets import dataset_folder
-    from blazepose.defaults import MIN_SCORE
+    from blazepose.data.datasets import coco_files, dataset_folder
     from blazepose.evaluation.coco_eval import coco_part, evaluate_coco, paired_ap_interval
     from blazepose.evaluation.functional import paired_bootstrap
-    from blazepose.inference import Predictor
+    from blazepose.inference import Predictor, Settings
 
-    folder = dataset_folder("coco", args.data_root)
-    annotations = folder / "annotations" / "person_keypoints_train2017.json"
-    min_score = MIN_SCORE if args.min_score is None else args.min_score
-    whole, found, merged = (
+    annotations, images = coco_files(dataset_folder("coco", args.data_root))
+    preset = Predictor(args.weights, args.detector, min_detection_score=args.min_score)  # predict's pipeline
+    min_score = preset.min_score
+    whole, found, merged, default = (
         "whole image, two passes (no detector)",
         "detector -> aligned crops -> landmarks",
-        "detector's people + whole-image person (default)",
+        "detector's people + whole-image person",
+        f"predict's pipeline for {args.weights} ({preset.passes} pass(es), whole image {preset.whole_image})",
     )
     off = ", filters off"  # presence and the detected people's pose score not used
     runs = {
-        whole + off: Predictor(args.weights, detector="none", min_presence=0.0, min_pose_score=0.0),
-        whole: Predictor(args.weights, detector="none"),
-        found: Predictor(args.weights, detector=args.detector, min_score=min_score, whole_image="never"),
-        merged + off: Predictor(
-            args.weights, detector=args.detector, min_score=min_score, min_presence=0.0, min_pose_score=0.0
+        whole + off: Predictor(args.weights, "none", min_presence=0.0, settings=Settings(passes=2, min_pose_score=0.0)),
+        whole: Predictor(args.weights, detector="none", settings=Settings(passes=2)),
+        found: Predictor(
+            args.weights, args.detector, min_detection_score=min_score, settings=Settings(whole_image="never")
         ),
-        merged: Predictor(args.weights, detector=args.detector, min_score=min_score),
+        merged + off: Predictor(
+            args.weights,
+            args.detector,
+            min_detection_score=min_score,
+            min_presence=0.0,
+            settings=Settings(min_pose_score=0.0, whole_image="always"),
+        ),
+        merged: Predictor(
+            args.weights, args.detector, min_detection_score=min_score, settings=Settings(whole_image="always")
+        ),
+        default: preset,
     }
     reports, preds = {}, {}
     for name, predictor in runs.items():
-        reports[name], preds[name] = evaluate_coco(predictor, annotations, folder / "train2017", args.part, False)
+        reports[name], preds[name] = evaluate_coco(predictor, annotations, images, args.part, False)
     oracle = "ground-truth boxes as first crops (a perfect detector; a bound)"
-    reports[oracle], preds[oracle] = ground_truth_crops(runs[whole], annotations, folder / "train2017", args.part)
+    reports[oracle], preds[oracle] = ground_truth_crops(runs[whole], annotations, images, args.part)
     first = next(iter(reports.values()))
     print(
         f"coco_mini {args.part}: {first['images']} images, {first['images_with_people']} with people, "
@@ -86,12 +98,12 @@ def main() -> None:
         )
     print()
     for new, base, what in (
-        (merged, whole, "default minus whole image"),
-        (merged, found, "default minus detector's people alone"),
-        (merged, merged + off, "default: filters minus none"),
+        (default, whole, "predict's pipeline minus whole image"),
+        (merged, found, "merged minus detector's people alone"),
+        (merged, merged + off, "merged: filters minus none"),
         (whole, whole + off, "whole image: presence filter minus none"),
     ):
-        d, lo, hi = paired_ap_interval(gt, preds[new], preds[base], resamples=args.resamples)
+        d, lo, hi = paired_ap_interval(gt, preds[new], preds[base], preset.skeleton, resamples=args.resamples)
         print(f"OKS AP, {what}: {100 * d:+.1f} points (95 % interval {100 * lo:+.1f} to {100 * hi:+.1f})")
         ids = sorted(reports[new]["matched"]["per_image"])
         per = [reports[k]["matched"]["per_image"] for k in (new, base)]

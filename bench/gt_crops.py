@@ -68,11 +68,12 @@ def main() -> None:
 
     folder = dataset_folder("coco", args.data_root)
     gt = coco_part(folder / "annotations" / "person_keypoints_train2017.json", args.part)
-    ours_idx, coco_idx = shared_joints(LSP)
+    _, coco_idx = shared_joints(LSP)  # the 12 limb joints LSP and COCO share, by COCO's names
     names = [COCO.joint_names[c] for c in coco_idx]
     swap = [names.index(n.replace("left", "#").replace("right", "left").replace("#", "right")) for n in names]
     peer = [BLAZEPOSE33.index(n) for n in names]  # MediaPipe's first 33 of 39 outputs are BlazePose's 33
     predictor = Predictor(args.weights, detector="none", min_presence=0.0)
+    ours_idx = [predictor.skeleton.index(n) for n in names]  # LSP's 14 or MediaPipe's 33, by name
     mediapipe = mediapipe_runner(Path(args.peer) / "pose_landmark_full.tflite")
     ls, rh = COCO.index("left_shoulder"), COCO.index("right_hip")
     ankles = [COCO.index("left_ankle"), COCO.index("right_ankle")]

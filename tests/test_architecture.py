@@ -89,14 +89,18 @@ def test_one_table_of_presets_with_their_files_cards_and_sums():
     from blazepose import presets
     from blazepose.data.download import sha256_file
 
-    assert set(presets.PACKAGED) == {"full", "lite", "detector"}
+    assert set(presets.PACKAGED) == {"full", "lite", "detector", "mp-full", "mp-lite"}
+    assert presets.DEFAULT_LANDMARKS in presets.PACKAGED
     assert {"mediapipe-lite", "mediapipe-full", "mediapipe-heavy", "mediapipe"} <= set(presets.NAMES)
     for p in presets.PACKAGED.values():
-        for suffix in (".npz", ".tflite", ".toml"):
+        # ours: Keras weights and their export; MediaPipe's weights: the export (the Keras model is their import)
+        for suffix in (".tflite", ".toml") if p.trainable else (".npz", ".tflite", ".toml"):
             assert p.file(suffix).is_file(), p.file(suffix)
         assert {name: sha256_file(p.folder / name) for name in p.sha256} == p.sha256
         card = (p.folder / "card.md").read_text()
         for needed in (p.source, "Apache-2.0", f"blazepose reproduce {p.recipe}", "sha256", "PCK@0.2"):
             assert needed in card, (p.name, needed)
+        if p.licence == presets.NOTICE:  # derived from MediaPipe's: its notice, word for word
+            assert presets.NOTICE in " ".join(card.split()), p.name
     folders = {path.name for path in presets.PRESETS_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"}
     assert folders == set(presets.PACKAGED)  # no model folder outside the table

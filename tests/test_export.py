@@ -193,7 +193,7 @@ def test_missing_converter_package_names_the_install(monkeypatch):
 
 
 @pytest.mark.slow
-def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run, tmp_path, monkeypatch, data_root):
+def test_npz_weights_float16_are_small_and_serve_as_a_packaged_model(smoke_run, tmp_path, monkeypatch, data_root):
     from blazepose.export import export_model
     from blazepose.inference import Predictor
 
@@ -203,10 +203,10 @@ def test_npz_weights_float16_are_small_and_serve_as_the_default_model(smoke_run,
     assert path.stat().st_size < 0.6 * (smoke_run / "model.keras").stat().st_size
     monkeypatch.setattr("blazepose.presets.PRESETS_DIR", tmp_path)
     image = np.asarray(Image.open(data_root / "lsp" / "images" / "im1001.jpg"))
-    default = Predictor(min_presence=0).predict_arrays([image])[0]  # no weights: the packaged (here: patched) default
-    keras = Predictor(smoke_run / "model.keras", min_presence=0).predict_arrays([image])[0]
-    np.testing.assert_allclose(default.keypoints, keras.keypoints, atol=1.0)
-    assert default.people[0].presence == pytest.approx(keras.people[0].presence, abs=2e-3)
+    packaged = Predictor("full", "none", min_presence=0).predict_arrays([image])[0]  # the packaged (here: patched)
+    keras = Predictor(smoke_run / "model.keras", "none", min_presence=0).predict_arrays([image])[0]
+    np.testing.assert_allclose(packaged.keypoints, keras.keypoints, atol=1.0)
+    assert packaged.people[0].presence == pytest.approx(keras.people[0].presence, abs=2e-3)
 
 
 def test_training_checkpoints_can_be_evaluated_directly(smoke_run, data_root, tmp_path):

@@ -11,7 +11,7 @@ from PIL import Image
 from blazepose.artifacts import packaged_path, resolve_weights
 from blazepose.cli import main
 from blazepose.errors import BlazePoseError
-from blazepose.inference import Predictor
+from blazepose.inference import Predictor, Settings
 from blazepose.keypoints import LSP
 from tests.helpers import BrightestPixelRunner, blob
 
@@ -19,7 +19,7 @@ from tests.helpers import BrightestPixelRunner, blob
 def test_two_passes_find_a_dot_in_original_pixels():
     img = blob(400, 80)
     runner = BrightestPixelRunner()
-    pred = Predictor(runner=runner, passes=2).predict_arrays([img])[0]
+    pred = Predictor(runner=runner, settings=Settings(passes=2)).predict_arrays([img])[0]
     assert (pred.width, pred.height) == (500, 300)
     # Pass 1 letterboxes 500 px into 64 (a 7.8 px grid); pass 2 re-crops around the dot and lands on it.
     np.testing.assert_allclose(pred.keypoints, np.tile([[400, 80]], (14, 1)), atol=1.0)
@@ -30,8 +30,8 @@ def test_two_passes_find_a_dot_in_original_pixels():
 
 def test_one_pass_is_coarser_than_two():
     img = blob(403, 77)
-    one = Predictor(runner=BrightestPixelRunner(), passes=1).predict_arrays([img])[0]
-    two = Predictor(runner=BrightestPixelRunner(), passes=2).predict_arrays([img])[0]
+    one = Predictor(runner=BrightestPixelRunner(), settings=Settings(passes=1)).predict_arrays([img])[0]
+    two = Predictor(runner=BrightestPixelRunner(), settings=Settings(passes=2)).predict_arrays([img])[0]
     err = lambda p: np.abs(p.keypoints[0] - (403, 77)).max()  # noqa: E731
     assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
 
@@ -75,8 +75,8 @@ def test_flip_swaps_sides_averages_agreeing_joints_and_keeps_the_surer_of_two_di
 def test_flip_maps_a_mirrored_pixel_back_onto_itself():
     # The brightest pixel of the mirrored crop, mapped back, is the same pixel: no half-pixel drift.
     img = blob(403, 77)
-    plain = Predictor(runner=BrightestPixelRunner(), passes=2).predict_arrays([img])[0]
-    flipped = Predictor(runner=BrightestPixelRunner(), passes=2, flip=True).predict_arrays([img])[0]
+    plain = Predictor(runner=BrightestPixelRunner(), settings=Settings(passes=2)).predict_arrays([img])[0]
+    flipped = Predictor(runner=BrightestPixelRunner(), settings=Settings(passes=2), flip=True).predict_arrays([img])[0]
     np.testing.assert_allclose(flipped.keypoints, plain.keypoints, atol=1e-3)
 
 
@@ -92,14 +92,14 @@ def test_packaged_model_names(monkeypatch, tmp_path):
     (tmp_path / "pkg" / "lite" / "blazepose_lite.npz").write_bytes(b"")
     monkeypatch.chdir(tmp_path)
     assert resolve_weights("lite") == tmp_path / "pkg" / "lite" / "blazepose_lite.npz"
-    for name in (None, "full"):  # None is the Full model, not installed here
-        with pytest.raises(BlazePoseError, match="no packaged full model is installed"):
+    for name, shown in ((None, "mp-full"), ("full", "full")):  # None is the default, mp-full: not installed here
+        with pytest.raises(BlazePoseError, match=f"no packaged {shown} model is installed"):
             resolve_weights(name)
     (tmp_path / "lite").write_bytes(b"")  # a file of that name in the working folder wins
     assert resolve_weights("lite") == Path("lite")
     assert resolve_weights("runs/x.keras") == Path("runs/x.keras")
     # a near miss of a packaged name is refused with the names
-    with pytest.raises(BlazePoseError, match="did you mean full.*packaged: full, lite, detector"):
+    with pytest.raises(BlazePoseError, match="did you mean full.*packaged: full, lite, detector, mp-full"):
         resolve_weights("ful")
 
 

@@ -125,6 +125,25 @@ def test_decode_layer_matches_numpy_decode(rng):
     assert joints[0, 2].tolist() == [0.5, 0.25] and vis[0, 2] == 0.5
 
 
+def test_refine_from_heatmap_by_hand():
+    """MediaPipe's refinement: the confidence-weighted mean cell of the 7 x 7 window around int(x * W), divided by
+    W (no half cell); unchanged where the window's best confidence is under 0.5 or the joint is off the map."""
+    off = -80.0  # sigmoid ~ 0
+    heat = np.full((1, 64, 64, 4), off, np.float32)
+    joints = np.array([[[0.5, 0.5], [0.5, 0.5], [0.001, 0.001], [1.2, 0.5]]], np.float32)
+    heat[0, 33, 34, 0] = 80.0  # one sure cell: row 33, column 34
+    heat[0, 32, 30, 1] = heat[0, 32, 34, 1] = 0.0  # two cells at confidence 0.5: their mean, column 32
+    heat[0, 3, 3, 2] = 80.0  # at the window's far corner from cell (0, 0): rows and columns -3..3, clipped at 0
+    heat[0, 32, 63, 3] = 80.0  # joint 3 lies off the map (x = 1.2): kept
+    got = mediapipe.refine_from_heatmap(joints, heat)
+    np.testing.assert_allclose(got[0, 0], [34 / 64, 33 / 64], atol=1e-6)
+    np.testing.assert_allclose(got[0, 1], [32 / 64, 32 / 64], atol=1e-6)
+    np.testing.assert_allclose(got[0, 2], [3 / 64, 3 / 64], atol=1e-6)
+    np.testing.assert_allclose(got[0, 3], [1.2, 0.5])
+    heat[0, 33, 34, 0] = -0.1  # best confidence 0.475 < 0.5: not refined
+    np.testing.assert_allclose(mediapipe.refine_from_heatmap(joints, heat)[0, 0], [0.5, 0.5])
+
+
 def test_ssd_anchors_and_decode_by_hand():
     anchors = mediapipe.ssd_anchors()
     assert anchors.shape == (2254, 2)
@@ -211,9 +230,9 @@ def test_reexport_has_the_original_signature_and_outputs(tmp_path, peer_models, 
 
 
 @pytest.mark.slow
-def test_export_in_this_toolkits_format_leaves_out_heatmaps_and_segmentation(tmp_path, data_root, peer_models):
-    """An import exported as a plain .tflite holds joints, visibility and presence only (the heatmap and
-    segmentation branches pruned away) and gives the released file's people in the pipeline."""
+def test_export_in_this_toolkits_format_leaves_out_the_segmentation(tmp_path, data_root, peer_models):
+    """An import exported as a plain .tflite holds joints, visibility, presence and the heatmaps they are refined
+    from (the segmentation branch pruned away) and gives the released file's people in the pipeline."""
     from ai_edge_litert.interpreter import Interpreter
 
     from blazepose.export import export_model
@@ -223,9 +242,9 @@ def test_export_in_this_toolkits_format_leaves_out_heatmaps_and_segmentation(tmp
     record = import_model(peer_models / "pose_landmark_lite.tflite", tmp_path / "imported")
     out = tmp_path / "lite.tflite"
     meta = export_model(record["model"], "tflite", out, "float16")
-    assert set(meta["outputs"]) == {"joints", "visibility", "presence"}
+    assert set(meta["outputs"]) == {"joints", "visibility", "presence", "heatmap"}
     shapes = sorted(d["shape"].tolist() for d in Interpreter(model_path=str(out)).get_output_details())
-    assert shapes == [[1], [1, 33], [1, 33, 2]]  # no (1, 64, 64, 33) heatmap, no (1, 256, 256, 1) mask
+    assert shapes == [[1], [1, 33], [1, 33, 2], [1, 64, 64, 33]]  # no (1, 256, 256, 1) mask, no world landmarks
     paths = [data_root / "lsp" / "images" / f"im{i:04d}.jpg" for i in range(1, 7)]
     released = Predictor("mediapipe-lite", detector="none").predict_files(paths, False)
     exported = Predictor(out, detector="none").predict_files(paths, False)

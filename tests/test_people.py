@@ -89,10 +89,12 @@ class _PeopleEverywhere:
 
 
 def test_hundreds_of_detections_are_capped_without_a_traceback():
-    from blazepose.inference import Predictor
+    from blazepose.inference import Predictor, Settings
     from tests.helpers import BrightestPixelRunner
 
-    predictor = Predictor(runner=BrightestPixelRunner(), detector_runner=_PeopleEverywhere(), min_pose_score=0.0)
+    predictor = Predictor(
+        runner=BrightestPixelRunner(), detector_runner=_PeopleEverywhere(), settings=Settings(min_pose_score=0.0)
+    )
     image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     assert len(predictor.detect([image])[0]) == 10  # 196 peaks, the 100 best kept for NMS, MAX_PEOPLE after
     people = predictor.predict_arrays([image])[0].people

@@ -11,7 +11,7 @@ import pytest
 from blazepose.config import load_config
 from blazepose.data.negatives import NegativeSource, draw_negative, negative_crop, whole_view
 from blazepose.errors import BlazePoseError
-from blazepose.inference import Predictor, person_json
+from blazepose.inference import Predictor, Settings, person_json
 from tests.helpers import BrightestPixelRunner, blob
 
 
@@ -81,7 +81,11 @@ def test_whole_image_pipeline_answers_nobody_when_the_presence_says_so():
     (person,) = Predictor(runner=BrightestPixelRunner(presence=0.8)).predict_arrays([image])[0].people
     assert person.presence == pytest.approx(0.8) and person_json(person)["presence"] == pytest.approx(0.8)
     # single-person evaluation keeps its one answer whatever the presence
-    (kept,) = Predictor(runner=BrightestPixelRunner(presence=0.2), fallback=True).predict_arrays([image])[0].people
+    (kept,) = (
+        Predictor(runner=BrightestPixelRunner(presence=0.2), settings=Settings(fallback=True))
+        .predict_arrays([image])[0]
+        .people
+    )
     assert kept.presence == pytest.approx(0.2)
     # the threshold is the caller's; a model without a presence output is never filtered
     assert len(Predictor(runner=BrightestPixelRunner(presence=0.2), min_presence=0.1).predict_arrays([image])[0].people)
@@ -146,7 +150,9 @@ def test_when_the_whole_image_is_a_first_pass_beside_the_detector():
     def crops(mode, presence=0.9, fallback=False):
         runner = BrightestPixelRunner(presence=presence)
         predictor = Predictor(
-            runner=runner, detector_runner=BrightestPixelDetector(), whole_image=mode, passes=1, fallback=fallback
+            runner=runner,
+            detector_runner=BrightestPixelDetector(),
+            settings=Settings(whole_image=mode, passes=1, fallback=fallback),
         )
         predictor.predict_arrays([image])
         return sum(len(batch) for batch in runner.crops)
@@ -157,4 +163,4 @@ def test_when_the_whole_image_is_a_first_pass_beside_the_detector():
     assert crops("never", presence=0.1) == 1
     assert crops("never", presence=0.1, fallback=True) == 2  # single-person evaluation still gets its person
     with pytest.raises(BlazePoseError, match="whole image must be one of always, if_empty, never"):
-        Predictor(runner=BrightestPixelRunner(), whole_image="sometimes")
+        Predictor(runner=BrightestPixelRunner(), settings=Settings(whole_image="sometimes"))

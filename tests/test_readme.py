@@ -48,4 +48,4 @@ def test_the_readme_python_example_runs(data_root, monkeypatch, capsys):
     monkeypatch.chdir(REPO)
     exec(compile(code, "README.md", "exec"), {})
     printed = capsys.readouterr().out.splitlines()
-    assert printed and all(line.endswith("(14, 2)") for line in printed)
+    assert printed and all(line.endswith("(33, 2)") for line in printed)  # the default: MediaPipe's 33

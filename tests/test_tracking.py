@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from blazepose.cli import main
-from blazepose.inference import Predictor
+from blazepose.inference import Predictor, Settings
 from blazepose.tracking import OneEuroFilter, PoseTracker
 from tests.helpers import BrightestPixelRunner, blob
 
@@ -33,7 +33,7 @@ def test_one_euro_by_hand_and_it_reduces_jitter(rng):
 
 def test_tracker_follows_a_moving_person_with_one_pass_per_frame():
     runner = BrightestPixelRunner()
-    tracker = PoseTracker(Predictor(runner=runner, passes=2), smooth=False)
+    tracker = PoseTracker(Predictor(runner=runner, settings=Settings(passes=2)), smooth=False)
     xs = np.linspace(100, 200, 12)  # 9 px per frame: inside the previous crop (50 px for collapsed joints)
     for i, x in enumerate(xs):
         pred = tracker.update(blob(x, 150), i / 30)
@@ -48,7 +48,7 @@ def test_tracker_restarts_from_the_whole_image_when_lost():
             return out._replace(visibility=out.visibility * 0.0)
 
     runner = Invisible()
-    tracker = PoseTracker(Predictor(runner=runner, passes=2))
+    tracker = PoseTracker(Predictor(runner=runner, settings=Settings(passes=2)))
     tracker.update(blob(200, 100), 0.0)
     tracker.update(blob(200, 100), 1 / 30)
     assert tracker.roi is None and len(runner.crops) == 4  # lost each time: whole-image passes again
@@ -94,7 +94,9 @@ def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_los
             return out._replace(visibility=np.repeat(bright, self.num_joints, axis=1).astype(np.float32))
 
     detector = BrightestPixelDetector()
-    tracker = PoseTracker(Predictor(runner=ScoredByBrightness(), detector_runner=detector, passes=2), smooth=False)
+    tracker = PoseTracker(
+        Predictor(runner=ScoredByBrightness(), detector_runner=detector, settings=Settings(passes=2)), smooth=False
+    )
     for i, x in enumerate(np.linspace(100, 160, 6)):
         pred = tracker.update(blob(x, 150), i / 30)
         assert len(pred.people) == 1 and np.abs(pred.keypoints[0] - (x, 150)).max() <= 1.5
@@ -108,7 +110,7 @@ def test_tracker_detects_on_the_first_frame_and_again_only_when_the_track_is_los
 def test_tracker_is_lost_when_the_presence_output_says_nobody():
     """A model with a presence output: the track ends on presence, not on the joint scores (which stay 1)."""
     runner = BrightestPixelRunner(presence=0.9)
-    tracker = PoseTracker(Predictor(runner=runner, passes=2))
+    tracker = PoseTracker(Predictor(runner=runner, settings=Settings(passes=2)))
     tracker.update(blob(200, 100), 0.0)
     assert tracker.roi is not None
     runner.presence = 0.1  # the tracked crop no longer holds a person

@@ -1,9 +1,9 @@
-"""Draw docs/figures/predictions.png: the packaged Full model's skeletons on LSP validation images.
+"""Draw docs/figures/predictions.png: the from-scratch Full model's (`full`) skeletons on LSP validation images.
 
     python docs/figures/make_predictions.py [--images 6] [--data-root DIR]
 
 The images are not ours to redistribute, so each panel is a grey canvas of the image's size with what the
-default pipeline predicted (whole image in, then a re-crop around its keypoints): the skeleton, joints scoring
+model predicted, whole image in, then a re-crop around its keypoints: the skeleton, joints scoring
 below the drawing threshold left out (person's left in blue, right in red).
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
     from blazepose.visualize import draw_people, image_grid, save_png
 
     samples = load_split(load_config(None, [f"data.root={args.data_root}"]).data, "val")[: args.images]
-    predictor = Predictor()
+    predictor = Predictor("full", "none")  # the from-scratch Full, whole image in (the figure as made)
     panels = []
     for sample in samples:
         image, _ = load_image(sample.image_path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -40,6 +41,7 @@ from blazepose.mediapipe import (
     decode_landmarks,
     is_mediapipe_name,
     locate,
+    refine_from_heatmap,
     scale_input,
 )
 
@@ -70,7 +72,9 @@ def packaged_path(name: str, trainable: bool = False) -> Path:
     lite = preset.file(".tflite")
     if not trainable and lite.is_file() and importlib.util.find_spec("ai_edge_litert") is not None:
         return verified(lite)
-    path = preset.file(".npz")
+    path = lite if preset.trainable else preset.file(".npz")
+    if preset.trainable and (trainable or path.is_file()):  # MediaPipe's weights: their import (TensorFlow)
+        return training_hook("imported", f"{name} as a Keras network")(preset.trainable)
     if not path.is_file():
         raise BlazePoseError(
             f"no packaged {name} model is installed (expected {path}); pass a weights file, e.g. the model.keras "
@@ -79,12 +83,12 @@ def packaged_path(name: str, trainable: bool = False) -> Path:
     return verified(path)
 
 
-def resolve_weights(weights: str | Path | None, default: str = "full", trainable: bool = False) -> Path:
+def resolve_weights(weights: str | Path | None, default: str | None = None, trainable: bool = False) -> Path:
     """A weights argument as users give it: a file, a packaged model's name, or None for `default`. A file
     of that name in the working folder wins over a packaged name. A short word that is neither (e.g. "ful")
     is refused with the packaged names. `trainable`: a packaged model as Keras weights (``packaged_path``)."""
     if weights is None:
-        return packaged_path(default, trainable)
+        weights = default or presets.DEFAULT_LANDMARKS
     text = str(weights)
     if text in presets.PACKAGED and not Path(text).is_file():
         return packaged_path(text, trainable)
@@ -139,12 +143,14 @@ def training_hook(name: str, what: str):
     return _TRAINING_HOOKS[name]
 
 
-def needs_training(weights, trainable: bool = False, default: str = "full") -> bool:
+def needs_training(weights, trainable: bool = False, default: str | None = None) -> bool:
     """Whether `weights` as a user gives it (a file, a packaged or MediaPipe name, None) is a Keras format, or a
     trainable MediaPipe import: what only the training part loads."""
-    text = "" if weights is None else str(weights)
-    if trainable and is_mediapipe_name(text) and not Path(text).is_file():
-        return True
+    text = presets.DEFAULT_LANDMARKS if weights is None and default is None else str(weights or default)
+    if trainable and not Path(text).is_file():
+        preset = presets.PACKAGED.get(text)
+        if is_mediapipe_name(text) or (preset is not None and preset.trainable):
+            return True
     if is_mediapipe_name(text) and not Path(text).is_file():
         return False
     return resolve_weights(weights, default, trainable).suffix.lower() in TRAINING_FORMATS
@@ -164,11 +170,17 @@ class LandmarkOutput(NamedTuple):
         return out if isinstance(out, cls) else cls(*out)
 
 
-def landmark_output(out: dict) -> LandmarkOutput:
+def landmark_output(out: dict, cfg: Config | None = None) -> LandmarkOutput:
+    """Named outputs -> LandmarkOutput; a MediaPipe network's joints refined from its heatmaps as MediaPipe does
+    (``mediapipe.refine_from_heatmap``) where the outputs hold them (an import, or its export)."""
+
     def optional(name, shape):
         return np.asarray(out[name], np.float32).reshape(shape) if name in out else None
 
-    return LandmarkOutput(out["joints"], out["visibility"], optional("presence", (-1,)))
+    joints = out["joints"]
+    if cfg is not None and cfg.model.imported and "heatmap" in out:
+        joints = refine_from_heatmap(joints, out["heatmap"])
+    return LandmarkOutput(joints, out["visibility"], optional("presence", (-1,)))
 
 
 def check_finite(out, source) -> None:
@@ -203,6 +215,7 @@ class TFLiteRunner:
     def __init__(self, path: Path, cfg: Config, decode: str | None = None, num_threads: int | None = None):
         check_fixed_decode(path, cfg, decode)
         self.path = path
+        num_threads = default_threads() if num_threads is None else num_threads
         interpreter_mod = require("ai_edge_litert.interpreter", "ai-edge-litert")
         try:
             with native_stderr_silenced():  # LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate" line
@@ -253,8 +266,9 @@ class TFLiteRunner:
         if self.detector:
             return stacked
         if self.imported:
-            return LandmarkOutput(*decode_landmarks(stacked["landmarks"], stacked["pose_flag"]))
-        return landmark_output(stacked)
+            joints, visibility, presence = decode_landmarks(stacked["landmarks"], stacked["pose_flag"])
+            return LandmarkOutput(refine_from_heatmap(joints, stacked["heatmap"]), visibility, presence)
+        return landmark_output(stacked, self.cfg)
 
 
 def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, int]:
@@ -265,6 +279,8 @@ def _tflite_outputs(path: Path, details: list[dict], cfg: Config) -> dict[str, i
     wanted = ("centre", "offset", "size", "rotation", "box") if cfg.task == "detector" else ("joints", "visibility")
     if cfg.task == "landmarks":
         wanted = (*wanted, "presence") if cfg.model.presence else wanted
+        if cfg.model.imported and len(details) == len(wanted) + 1:  # an import's export: + the heatmaps
+            wanted = (*wanted, "heatmap")
     places = [re.fullmatch(r"Identity(?:_(\d+))?", o["name"].split(":")[0]) for o in details]
     if len(details) == len(wanted) and all(places):
         ordered = sorted(zip(places, details, strict=True), key=lambda t: int(t[0].group(1) or 0))
@@ -302,14 +318,29 @@ class OnnxRunner:
         values = self.session.run(self.names, {self.input: batch.astype(np.float32)})
         out = dict(zip(self.names, values, strict=True))
         check_finite(out, self.path)
-        return out if self.detector else landmark_output(out)
+        return out if self.detector else landmark_output(out, self.cfg)
+
+
+# LiteRT's threads unless told: the cores this process may use, at most MAX_THREADS. LiteRT's own default is one
+# thread; on a 2-core CPU two threads cut the default pipeline's time per photo from 0.84x to 0.56x of MediaPipe
+# Full's own pipeline (bench/mediapipe_peer.py, docs/benchmarks.md). Batch-1 networks this small gain little
+# from more than a few threads.
+MAX_THREADS = 4
+
+
+def default_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, cores))
 
 
 def load_runner(weights: str | Path | None, decode: str | None = None, task: str = "landmarks", num_threads=None):
-    """The runner for a model on disk (a path or a packaged name; None: the packaged Full model, or the
+    """The runner for a model on disk (a path or a packaged name; None: the default landmark model, or the
     packaged detector for task "detector"). `decode` overrides the config's (Keras models and checkpoints) or
     must match it (exported files; a packaged model is then taken from its .npz, which has both decodes)."""
-    path = resolve_weights(weights, "detector" if task == "detector" else "full", trainable=decode is not None)
+    path = resolve_weights(weights, "detector" if task == "detector" else None, trainable=decode is not None)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise BlazePoseError(f"unsupported weights file {path}: expected {', '.join(FORMATS)}")

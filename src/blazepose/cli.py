@@ -41,7 +41,8 @@ WEIGHTS_HELP = (
     "mediapipe-full / mediapipe-heavy for MediaPipe's released ones (docs/mediapipe.md); default: full"
 )
 DETECTOR_HELP = (
-    "person detector: 'detector' for the packaged one (the default), 'mediapipe' for MediaPipe's released one, "
+    "person detector: 'auto' (the default: the one the landmark model's preset pairs with it, "
+    "blazepose info --presets), 'detector' for the packaged one, 'mediapipe' for MediaPipe's released one, "
     "a file (.keras, .npz, .tflite, .onnx), or "
     "'none': the whole-image passes only (one person). With a detector, its people and the whole-image person "
     "are merged (docs/detector.md)"
@@ -149,41 +150,45 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     from blazepose.config import load_config
     from blazepose.models.info import model_info
+    from blazepose.presets import PACKAGED
 
-    overrides = list(args.overrides)
-    if args.variant:
-        overrides.append(f"model.variant={args.variant}")
-        if args.variant == "detector":
-            overrides += ["task=detector", "data.input_size=224"]
-        else:  # the packaged landmark models decode heatmaps
-            overrides.append("model.decode=heatmap")
-    print(model_info(load_config(args.config, overrides)))
+    if args.variant and args.config:
+        raise BlazePoseError("give --variant or --config, not both")
+    # a packaged model's network as it ships: the config in its folder
+    config = PACKAGED[args.variant].file(".toml") if args.variant else args.config
+    print(model_info(load_config(config, list(args.overrides))))
     return 0
 
 
-def _predictor(args: argparse.Namespace, batch_size: int, **kw):
+def _predictor(args: argparse.Namespace, batch_size: int, fallback: bool = False, **kw):
     """The Predictor that predict, evaluate and video build from their shared options. A Keras model (.keras,
     .npz) or a heatmap / regression choice (--decode) loads the training part first (TensorFlow): the runtime
     runs .tflite and .onnx files without it."""
     from blazepose.artifacts import needs_training
-    from blazepose.inference import Predictor
+    from blazepose.defaults import MIN_POSE_SCORE
+    from blazepose.inference import AUTO, Predictor, Settings
 
-    detector = args.detector not in (None, "none") and needs_training(args.detector, default="detector")
+    # "auto" is the detector a preset pairs with its model: the packaged one's .tflite or MediaPipe's, no Keras
+    detector = args.detector not in (None, "none", AUTO) and needs_training(args.detector, default="detector")
     if detector or needs_training(args.weights, trainable=args.decode is not None):
         import blazepose.training  # noqa: F401  (registers the Keras formats)
 
-    return Predictor(
-        args.weights,
+    settings = Settings(
         passes=args.passes,
         batch_size=batch_size,
-        flip=args.flip,
         decode=args.decode,
-        detector=args.detector,
-        min_score=args.min_score,
-        min_presence=args.min_presence,
         # --min-presence 0 keeps everyone: the mean-joint-score rule is off with it
-        **({"min_pose_score": 0.0} if args.min_presence == 0 else {}),
+        min_pose_score=0.0 if args.min_presence == 0 else MIN_POSE_SCORE,
+        fallback=fallback,
+    )
+    return Predictor(
+        args.weights,
+        args.detector,
+        flip=args.flip,
+        min_detection_score=args.min_detection_score,
+        min_presence=args.min_presence,
         num_threads=args.threads,
+        settings=settings,
         **kw,
     )
 
@@ -257,34 +262,25 @@ def _predict(args: argparse.Namespace, paths: list) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from blazepose import outputs
     from blazepose.config import load_config
-    from blazepose.data.custom import FILE as CUSTOM_FILE
-    from blazepose.data.datasets import dataset_folder, dataset_skeleton, load_split
+    from blazepose.data.datasets import dataset_skeleton, load_split, read_for, resolve_dataset
     from blazepose.evaluation.evaluate import compare, evaluate, format_table, load_report, write_report
 
     other = load_report(args.compare) if args.compare else None  # fail early on a bad --compare
     outputs.check_folder(args.output_dir, "--output-dir", [args.dataset] if Path(args.dataset).is_dir() else [])
-    overrides = [f"data.root={args.data_root}"] if args.data_root else []
-    custom = args.dataset not in ("lsp", "lspet", "coco") and (Path(args.dataset) / CUSTOM_FILE).is_file()
-    if args.dataset not in ("lsp", "lspet") and not custom:
-        return _evaluate_coco(args, load_config(None, overrides))
-    if custom:  # a folder with annotations.json: its validation part (as training carves it) or all of it
-        overrides = [f"data.root={Path(args.dataset).resolve()}"]
-    cfg = load_config(None, [*overrides, f"data.split={'custom' if custom else args.dataset}"])
+    kind, folder = resolve_dataset(args.dataset, args.data_root)  # lsp, lspet, coco or custom, and its folder
+    if kind == "coco":
+        return _evaluate_coco(args, folder)
+    custom = kind == "custom"  # a folder with annotations.json: its validation part (as training carves it)
+    cfg = load_config(None, [f"data.root={folder}", f"data.split={kind}"])
     args.split = args.split or ("val" if custom else "test")
     if args.split == "all" and not custom:
         raise BlazePoseError(f"--split all is for COCO and custom folders; {args.dataset} has train / val / test")
-    name = "custom" if custom else args.dataset
-    skeleton = dataset_skeleton(name, dataset_folder(name, cfg.data.root))
-    if args.split == "all":
-        from blazepose.data.datasets import read_for
-
-        samples = read_for(name, cfg.data.root, skeleton)
-    else:
-        samples = load_split(cfg.data, args.split, skeleton)
+    skeleton = dataset_skeleton(kind, folder)
+    samples = read_for(kind, folder, skeleton) if args.split == "all" else load_split(cfg.data, args.split, skeleton)
     if args.limit:
         samples = samples[: args.limit]
-    # One person per image: the best-ranked of the detector's people and the whole-image person (the best
-    # one even where the presence output says nobody: the image is scored either way).
+    # One person per image: the best-ranked of the people found (the best one even where the presence output
+    # says nobody, and the whole image where the detector found nobody present: the image is scored either way).
     predictor = _predictor(args, args.batch_size, fallback=True)
     report = evaluate(predictor, samples, crop=args.crop, progress=not args.quiet, skeleton=skeleton)
     report["weights"] = str(args.weights or "default")
@@ -298,28 +294,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_coco(args: argparse.Namespace, cfg) -> int:
+def _evaluate_coco(args: argparse.Namespace, folder: Path) -> int:
     """`evaluate --dataset coco` (the data root's coco_mini) or a COCO-format folder: OKS AP and friends."""
     import json
 
-    from blazepose.data.datasets import dataset_folder
+    from blazepose.data.datasets import coco_files
     from blazepose.evaluation.coco_eval import evaluate_coco, format_coco
-
-    folder = dataset_folder("coco", cfg.data.root) if args.dataset == "coco" else Path(args.dataset)
-    jsons = sorted((folder / "annotations").glob("person_keypoints_*.json")) if folder.is_dir() else []
-    if not jsons:
-        raise BlazePoseError(
-            f"--dataset {args.dataset}: expected lsp, lspet, coco, a COCO folder with "
-            "annotations/person_keypoints_*.json, or a folder with annotations.json"
-        )
-    images = next((d for d in (folder / jsons[0].stem.split("_")[-1], folder / "images") if d.is_dir()), folder)
-    part = {"test": "all", "val": "val", "all": "all", None: "val"}[args.split]
-    predictor = _predictor(args, args.batch_size, max_people=args.max_people)
-    report, _ = evaluate_coco(predictor, jsons[0], images, part, progress=not args.quiet, limit=args.limit)
-    report["weights"] = str(args.weights or "default")
-    report["detector"] = str(args.detector)
     from blazepose.outputs import atomic_write
 
+    annotations, images = coco_files(folder)
+    part = {"test": "all", "val": "val", "all": "all", None: "val"}[args.split]
+    predictor = _predictor(args, args.batch_size, max_people=args.max_people)
+    report, _ = evaluate_coco(predictor, annotations, images, part, progress=not args.quiet, limit=args.limit)
+    report["weights"] = str(args.weights or "default")
+    report["detector"] = predictor.detector_name
     out = atomic_write(Path(args.output_dir) / "report.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
     print(format_coco(report, f"{report['weights']} on {folder.name} ({part})"))
     print(f"\nwrote {out}")
@@ -387,6 +375,7 @@ def _export(args: argparse.Namespace) -> int:
         quantize=args.quantize,
         calibration_count=args.calibration_images,
         decode=args.decode,
+        source=args.weights if args.weights and not Path(args.weights).exists() else None,  # a preset's name
     )
     p = meta["parity"]
     if "max_diff" in p:  # the detector
@@ -436,7 +425,8 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="CPU threads of the LiteRT interpreter for .tflite models (default: LiteRT's choice)",
+        help="CPU threads of the LiteRT interpreter for .tflite models (default: the cores this process may use, "
+        "at most 4)",
     )
     parser.add_argument(
         "--flip",
@@ -448,9 +438,9 @@ def _add_flip(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshold: bool = True) -> None:
-    from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_PRESENCE, MIN_SCORE
+    from blazepose.defaults import JOINT_THRESHOLD, MAX_PEOPLE, MIN_PRESENCE
 
-    parser.add_argument("--detector", metavar="MODEL", default="detector", help=DETECTOR_HELP)
+    parser.add_argument("--detector", metavar="MODEL", default="auto", help=DETECTOR_HELP)
     parser.add_argument(
         "--min-presence",
         type=float,
@@ -460,10 +450,11 @@ def _add_detector(parser: argparse.ArgumentParser, people: bool = True, threshol
         "are not filtered)",
     )
     parser.add_argument(
+        "--min-detection-score",
         "--min-score",
         type=float,
-        default=MIN_SCORE,
-        help=f"drop people the detector scores below this (0..1; default {MIN_SCORE}, chosen on validation)",
+        help="drop people the detector scores below this (0..1; default: the model's preset's, chosen on "
+        "validation: blazepose info --presets)",
     )
     if people:
         parser.add_argument(
@@ -589,7 +580,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="json",
         help="json: this toolkit's layout (README, Output); coco: COCO keypoint results for pycocotools",
     )
-    pr.add_argument("--passes", type=int, default=2, help="1 = the detector's crop only; 2+ = re-crop (default 2)")
+    pr.add_argument(
+        "--passes", type=int, help="1 = the detector's crop only; 2+ = re-crop (default: the model's preset's)"
+    )
     _add_detector(pr)
     _add_flip(pr)
     _add_decode(pr)
@@ -625,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["none", "gt"],
         help="none: whole image (the headline); gt: crop from ground truth (diagnostic, labelled)",
     )
-    ev.add_argument("--passes", type=int, default=2, help="inference passes (default 2)")
+    ev.add_argument("--passes", type=int, help="inference passes (default: the model's preset's)")
     _add_detector(ev, threshold=False)
     _add_flip(ev)
     _add_decode(ev)
@@ -653,7 +646,7 @@ def build_parser() -> argparse.ArgumentParser:
     vd.add_argument("--json", help="write one JSON line per frame: frame, time, people (as predict's)")
     vd.add_argument("--show", action="store_true", help="show a window (needs OpenCV with a GUI); q quits")
     vd.add_argument("--no-smooth", action="store_true", help="raw keypoints, no One Euro smoothing")
-    vd.add_argument("--passes", type=int, default=2, help="passes when (re)starting a track (default 2)")
+    vd.add_argument("--passes", type=int, help="passes when (re)starting a track (default: the model's preset's)")
     _add_detector(vd, people=False)
     _add_flip(vd)
     _add_decode(vd)
@@ -755,8 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--presets", action="store_true", help="list the models runnable by name, and stop")
     info.add_argument(
         "--variant",
-        choices=["full", "lite", "detector"],
-        help="a packaged model's network, as it ships (default: the config's)",
+        choices=["full", "lite", "detector"],  # the packaged networks this toolkit builds (mp-*: MediaPipe's graphs)
+        help="a packaged model's network, as it ships (its config in presets/<name>/; default: --config's)",
     )
     info.add_argument("--config", metavar="FILE", help="TOML config file")
     info.add_argument(

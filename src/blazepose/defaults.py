@@ -13,6 +13,9 @@ JOINT_THRESHOLD = 0.2
 # A landmark model with a presence output (the paper's pose flag) drops a person whose presence is below this,
 # and the video tracker drops its track (docs/presence.md).
 MIN_PRESENCE = 0.5
+# Video, with a landmark model without a presence output: the track is dropped, and the detector runs on the next
+# frame, when the person's mean joint score falls below this.
+MIN_TRACKING_SCORE = 0.2
 # A person found by the detector is kept only when the mean of its joint scores reaches this (the whole-image
 # person needs only its presence). On coco_mini (packaged Full and detector, presence >= 0.5), every detected
 # person whose pose matched a labelled one (OKS > 0.5) scored 0.23 or more (9 people), while 21 of the 23

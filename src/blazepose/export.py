@@ -107,14 +107,15 @@ def _to_tflite(model, size: int, quantize: str, calibration: np.ndarray | None) 
 
 
 def served(model, cfg: Config):
-    """What an export holds: an imported MediaPipe landmark network without the heatmaps it trains with (the
-    runtime reads joints, visibility and presence), so that the converter leaves out the heatmap branch and
-    MediaPipe's segmentation branch (their cost: docs/mediapipe.md); any other model as it is."""
+    """What an export holds: an imported MediaPipe landmark network with what the runtime reads (joints,
+    visibility, presence, and the heatmaps MediaPipe refines its joints from), so that the converter leaves out
+    MediaPipe's segmentation branch and world landmarks (their cost: docs/mediapipe.md); any other model as it
+    is."""
     if cfg.task != "landmarks" or not cfg.model.imported or "heatmap" not in model.output:
         return model
     import keras
 
-    kept = {name: model.output[name] for name in ("joints", "visibility", "presence")}
+    kept = {name: model.output[name] for name in ("joints", "visibility", "presence", "heatmap")}
     return keras.Model(model.input, kept, name=model.name)
 
 
@@ -193,9 +194,10 @@ def export_model(
     parity_count: int = 32,
     calibration_count: int = CALIBRATION_IMAGES,
     decode: str | None = None,
+    source: str | None = None,
 ) -> dict:
     """Export `weights` (.keras, or .npz weights / checkpoints) to `output`; returns the metadata written
-    beside it (incl. parity).
+    beside it (incl. parity; `source`: how to name the weights there, e.g. the preset name the user gave).
 
     `decode` ("regression" / "heatmap") overrides the config's choice of output; it is fixed in the export
     and recorded in the config written beside it."""
@@ -272,7 +274,7 @@ def export_model(
     meta = {
         "format": fmt,
         "quantize": quantize,
-        "source_weights": str(weights),
+        "source_weights": source or str(weights),
         "input": {
             "shape": [1, size, size, 3],
             "dtype": "float32",
@@ -284,6 +286,7 @@ def export_model(
             if cfg.model.decode == "regression"
             else f"(1, {k}) heatmap peak score (sigmoid of the peak logit)",
             **{name: HEAD_OUTPUTS[name] for name in heads},
+            **({"heatmap": REFINE_HEATMAP} if isinstance(model.output, dict) and "heatmap" in model.output else {}),
         },
         "decode": cfg.model.decode,
         "joint_names": list(skeleton.joint_names),
@@ -319,6 +322,7 @@ def export_model(
 # The presence output (a probability) of an export may differ from the Keras model's by this much.
 HEAD_LIMITS = {"presence": 0.05}
 HEAD_OUTPUTS = {"presence": "(1, 1) probability that the crop holds a person (the pose flag)"}
+REFINE_HEATMAP = "(1, 64, 64, 33) logits that the joints are refined from, as MediaPipe does (refine_from_heatmap)"
 
 
 def write_meta(output: Path, meta: dict) -> dict:

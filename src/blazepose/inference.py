@@ -39,7 +39,7 @@ from blazepose.defaults import (
     MAX_PEOPLE,
     MIN_POSE_SCORE,
     MIN_PRESENCE,
-    MIN_SCORE,
+    MIN_TRACKING_SCORE,
     NMS_IOU,
 )
 from blazepose.errors import BlazePoseError, check_terminated
@@ -53,6 +53,7 @@ from blazepose.geometry import (
     whole_image_box,
 )
 from blazepose.keypoints import LSP, Skeleton, skeleton_of
+from blazepose.presets import PIPELINE, pipeline_of
 
 # A re-crop is at least this fraction of the image's longer side (collapsed keypoints give no usable box).
 MIN_BOX_FRACTION = 0.1
@@ -62,8 +63,10 @@ MIN_BOX_FRACTION = 0.1
 # mean of a left and a right limb is on neither.
 FLIP_AGREEMENT = 0.1
 
-# When the whole image is a first pass beside a detector (Predictor's whole_image).
+# When the whole image is a first pass beside a detector (Settings.whole_image).
 WHOLE_IMAGE = ("always", "if_empty", "never")
+# Predictor's detector: the one the landmark model's preset pairs with it (none beside a runner given directly).
+AUTO = "auto"
 
 # A region of interest: (cx, cy, side) or (cx, cy, side, rotation in degrees), in original pixels.
 Roi = tuple
@@ -113,69 +116,98 @@ def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
     return crop_matrix(roi[:2], roi[2], size, rotation)
 
 
-class Predictor:
-    """`runner` may be given instead of `weights` (any callable with input_size and num_joints); likewise
-    `detector_runner` instead of `detector` (a file, or "detector" for the packaged one; None or "none": no
-    detector, the whole-image passes only). `whole_image` says when the whole image is a first pass beside a
-    detector: "always", "if_empty" (only on images where none of the detector's people is present: the person
-    who fills the frame, whom a detector can miss, at no cost where it found someone) or "never" (with
-    `fallback`, as "if_empty"). A detected person whose mean joint score is below `min_pose_score`
-    is dropped (a pose read into a traffic light or a chair).
+@dataclass(frozen=True)
+class Settings:
+    """The pipeline's research knobs, each measured on validation data (docs/inference_settings.md,
+    docs/detector.md, docs/mediapipe.md). None: what the model's preset says (``presets.Preset.pipeline``), else
+    the toolkit's default.
 
-    With a landmark model that has a presence output, a person whose presence is below `min_presence` is
-    dropped (an image with nobody gives no people), unless `fallback` keeps the best one of an image that
-    would otherwise have none (single-person evaluation)."""
+    `passes`: 1 = the detector's crop only, 2+ = re-crops around the keypoints. `whole_image`: when the whole
+    image is a first pass beside a detector: "always", "if_empty" (only on images where none of the detector's
+    people is present: the person who fills the frame, whom a detector can miss) or "never" (with `fallback`,
+    as "if_empty"). `fallback` keeps the best person of an image that would otherwise have none (single-person
+    evaluation). A detected person whose mean joint score is below `min_pose_score` is dropped (a pose read into
+    a traffic light or a chair). `margin`: the re-crop's box around the keypoints (default: the model's
+    data.crop_margin); `align_margin`: the detector's circle around the body; `upright`: turn crops by the
+    alignment's rotation; `flip_agreement`: with flip, the two estimates of a joint closer than this (a fraction
+    of the crop) are averaged; `decode`: a Keras model's regression or heatmap branch."""
+
+    passes: int | None = None
+    whole_image: str | None = None
+    min_pose_score: float = MIN_POSE_SCORE
+    fallback: bool = False
+    batch_size: int = 16
+    margin: float | None = None
+    align_margin: float = ALIGN_MARGIN
+    upright: bool = True
+    flip_agreement: float = FLIP_AGREEMENT
+    decode: str | None = None
+
+
+class Predictor:
+    """Image -> people, MediaPipe's options at MediaPipe's size: `weights` (a file or a preset name; default:
+    the default preset) and `detector` (a file, a preset name, "none" for the whole-image passes alone; default
+    "auto": the one the weights' preset pairs with them, none beside a `runner`), `max_people`,
+    `min_detection_score` (the detector's threshold; default: the preset's), `min_presence` (a person whose
+    presence output is below it is dropped: an image with nobody gives no people), `min_tracking_score`
+    (video: below it the track is dropped and the detector runs again), `flip` (the mirrored crops too),
+    `num_threads` (LiteRT's; default: the cores this process may use, at most 4). The research knobs are one
+    `Settings`. `runner` / `detector_runner` may be given instead of files (any callable with input_size and
+    num_joints; tests, benches)."""
 
     def __init__(
         self,
         weights: str | Path | None = None,
-        passes: int = 2,
-        margin: float | None = None,
-        batch_size: int = 16,
-        runner=None,
-        flip: bool = False,
-        decode: str | None = None,
-        flip_agreement: float = FLIP_AGREEMENT,
-        detector: str | Path | None = None,
-        detector_runner=None,
+        detector: str | Path | None = AUTO,
+        *,
         max_people: int = MAX_PEOPLE,
-        min_score: float = MIN_SCORE,
-        fallback: bool = False,
-        align_margin: float = ALIGN_MARGIN,
-        upright: bool = True,
+        min_detection_score: float | None = None,
         min_presence: float = MIN_PRESENCE,
+        min_tracking_score: float = MIN_TRACKING_SCORE,
+        flip: bool = False,
         num_threads: int | None = None,
-        whole_image: str = "always",
-        min_pose_score: float = MIN_POSE_SCORE,
+        settings: Settings | None = None,
+        runner=None,
+        detector_runner=None,
     ):
-        if passes < 1:
-            raise BlazePoseError(f"passes must be at least 1, got {passes}")
-        if batch_size < 1:
-            raise BlazePoseError(f"batch size must be at least 1, got {batch_size}")
-        if max_people < 1:
-            raise BlazePoseError(f"max people must be at least 1, got {max_people}")
-        if not 0.0 <= min_score <= 1.0:
-            raise BlazePoseError(f"min score must be between 0 and 1, got {min_score}")
-        if not 0.0 <= min_presence <= 1.0:
-            raise BlazePoseError(f"min presence must be between 0 and 1, got {min_presence}")
-        self.min_presence = min_presence
-        if not 0.0 <= min_pose_score <= 1.0:
-            raise BlazePoseError(f"min pose score must be between 0 and 1, got {min_pose_score}")
-        self.min_pose_score = min_pose_score
-        if num_threads is not None and num_threads < 1:
-            raise BlazePoseError(f"threads must be at least 1, got {num_threads}")
+        settings = settings or Settings()
+        given, own_runner = weights, runner is not None
         if runner is None:
-            weights = resolve_weights(weights, trainable=decode is not None)
-            runner = load_runner(weights, decode, num_threads=num_threads)
+            weights = resolve_weights(weights, trainable=settings.decode is not None)
+            runner = load_runner(weights, settings.decode, num_threads=num_threads)
         self.runner = runner
         self.cfg = config_beside(weights) if weights else config_from_dict({})
+        # a runner without weights: the toolkit's generic pipeline, no detector unless one is given
+        pipeline = PIPELINE if own_runner and given is None else pipeline_of(given, self.cfg.model.imported)
+        if detector == AUTO:
+            detector = None if own_runner else pipeline["detector"]
+        if min_detection_score is None:
+            min_detection_score = pipeline["min_detection_score"]
+        passes = pipeline["passes"] if settings.passes is None else settings.passes
+        whole_image = pipeline["whole_image"] if settings.whole_image is None else settings.whole_image
+        for name, value in (("passes", passes), ("batch size", settings.batch_size), ("max people", max_people)):
+            if value < 1:
+                raise BlazePoseError(f"{name} must be at least 1, got {value}")
+        for name, value in (
+            ("min detection score", min_detection_score),
+            ("min presence", min_presence),
+            ("min tracking score", min_tracking_score),
+            ("min pose score", settings.min_pose_score),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise BlazePoseError(f"{name} must be between 0 and 1, got {value}")
+        if num_threads is not None and num_threads < 1:
+            raise BlazePoseError(f"threads must be at least 1, got {num_threads}")
+        if whole_image not in WHOLE_IMAGE:
+            raise BlazePoseError(f"whole image must be one of {', '.join(WHOLE_IMAGE)}, got {whole_image!r}")
+        self.settings = dataclasses.replace(settings, passes=passes, whole_image=whole_image)
         self.size = self.runner.input_size
         self.codec = Codec(input_size=self.size)
         self.passes = passes
-        self.margin = self.cfg.data.crop_margin if margin is None else margin
-        self.batch_size = batch_size
+        self.margin = self.cfg.data.crop_margin if settings.margin is None else settings.margin
+        self.batch_size = settings.batch_size
         self.flip = flip
-        self.flip_agreement = flip_agreement
+        self.flip_agreement = settings.flip_agreement
         self.skeleton = skeleton_of(self.cfg)  # the model's joints, from the config saved beside it
         if self.runner.num_joints != self.skeleton.num_joints:
             raise BlazePoseError(
@@ -185,15 +217,16 @@ class Predictor:
         if detector_runner is None and detector not in (None, "none"):
             detector_runner = load_runner(detector, task="detector", num_threads=num_threads)
         self.detector = detector_runner
+        self.detector_name = "given" if detector is None and detector_runner is not None else str(detector)
         self.detection_codec = None
         if detector_runner is not None:  # the runner's own decode (an imported MediaPipe detector's), else ours
             own = getattr(detector_runner, "detection_codec", None)
             self.detection_codec = own or DetectionCodec(detector_runner.input_size)
-        self.max_people, self.min_score, self.fallback = max_people, min_score, fallback
-        self.align_margin = align_margin
-        self.upright = upright  # turn crops upright (the alignment's rotation); False: axis-aligned crops
-        if whole_image not in WHOLE_IMAGE:
-            raise BlazePoseError(f"whole image must be one of {', '.join(WHOLE_IMAGE)}, got {whole_image!r}")
+        self.max_people, self.min_score, self.fallback = max_people, min_detection_score, settings.fallback
+        self.min_presence, self.min_tracking_score = min_presence, min_tracking_score
+        self.min_pose_score = settings.min_pose_score
+        self.align_margin = settings.align_margin
+        self.upright = settings.upright  # turn crops upright (the alignment's rotation); False: axis-aligned
         self.whole_image = "always" if detector_runner is None else whole_image
 
     # --- the networks on crops -------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ A recipe is a TOML file in ``configs/recipes/``. Its stages run in order; each o
     train    config = "configs/x.toml", optionally init_from / distill_from = another stage, set = ["k=v", ...]
     average  average = [stage, stage, ...]  (a model soup: ``training.average``)
     export   export = stage, quantize = "float16", decode = "heatmap"  (``blazepose export --format npz``);
-             with mediapipe = true: ``export --format tflite --mediapipe`` (a model trained from MediaPipe's)
+             format = "tflite" for a LiteRT file; with mediapipe = true: ``export --format tflite --mediapipe``
+             (a model trained from MediaPipe's); export = one of MediaPipe's released models by name (as released)
 
 A stage is named by ``name``; another stage is referred to by its name (an earlier stage of this recipe) or as
 ``recipe/stage`` (a stage of another recipe, which then runs first). Whatever a stage's config names as
@@ -156,17 +157,21 @@ def plan(name: str, runs: Path, root: Path = Path("."), _seen: dict | None = Non
             command = [*cli, "average", *[str(s.output) for s in sources], "--output", str(output)]
             step = Step(name, sname, "average", output, command, [s.output for s in sources])
         elif "export" in stage:
-            source = ref(stage, stage["export"])
+            # an earlier stage, or one of MediaPipe's released models by name (exported as released)
+            released = is_mediapipe_name(stage["export"])
+            source = None if released else ref(stage, stage["export"])
+            weights = stage["export"] if released else str(source.output)
             mediapipe = bool(stage.get("mediapipe", False))
-            default = f"{name}.tflite" if mediapipe else f"{name}.npz"
-            output = _inside(out_dir / _plain(stage.get("file", default), "export file", path), runs, path)
-            fmt = "tflite" if mediapipe else "npz"
-            command = [*cli, "export", "--weights", str(source.output), "--format", fmt, "--output", str(output)]
+            fmt = "tflite" if mediapipe else stage.get("format", "npz")
+            if fmt not in ("npz", "tflite"):
+                raise BlazePoseError(f"{path}: stage {sname!r} has format {fmt!r}; expected npz or tflite")
+            output = _inside(out_dir / _plain(stage.get("file", f"{name}.{fmt}"), "export file", path), runs, path)
+            command = [*cli, "export", "--weights", weights, "--format", fmt, "--output", str(output)]
             command += ["--mediapipe"] if mediapipe else []
             command += ["--quantize", stage.get("quantize", "float16")]
             if "decode" in stage:
                 command += ["--decode", stage["decode"]]
-            step = Step(name, sname, "export", output, command, [source.output])
+            step = Step(name, sname, "export", output, command, [] if released else [source.output])
         else:
             raise BlazePoseError(f"{path}: stage {sname!r} needs config, average or export")
         seen[name][sname] = step

@@ -55,20 +55,18 @@ class PoseTracker:
 
     The track is dropped, and the next frame starts again from the detector, when the person's presence falls
     below the predictor's `min_presence` (a landmark model with a presence output: the paper's way), else when
-    the mean joint score falls below `min_visibility`.
+    the mean joint score falls below the predictor's `min_tracking_score`.
     """
 
     def __init__(
         self,
         predictor: Predictor,
         smooth: bool = True,
-        min_visibility: float = 0.2,
         min_cutoff: float = 1.0,
         beta: float = 0.05,
     ):
         self.predictor = predictor
         self.smooth = smooth
-        self.min_visibility = min_visibility
         self.filter = OneEuroFilter(min_cutoff, beta)
         self.roi: tuple | None = None
         self.detections = 0  # frames on which the detector (or the whole-image passes) ran
@@ -80,7 +78,7 @@ class PoseTracker:
     def present(self, person: Person) -> bool:
         if person.presence is not None:
             return person.presence >= self.predictor.min_presence
-        return float(np.mean(person.visibility)) >= self.min_visibility
+        return float(np.mean(person.visibility)) >= self.predictor.min_tracking_score
 
     def update(self, frame: np.ndarray, t: float) -> Prediction:
         if self.roi is None:

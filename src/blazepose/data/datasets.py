@@ -41,10 +41,22 @@ SPLITS = {
 
 Reader = Callable[[Path], tuple[list[Sample], list[str]]]
 
+
+def coco_files(folder: str | Path) -> tuple[Path, Path]:
+    """A COCO-format folder's keypoints file and its images: annotations/person_keypoints_<part>.json (the first
+    by name; coco_mini's: _train2017) and the images in <part>/, else images/, else the folder itself."""
+    folder = Path(folder)
+    jsons = sorted((folder / "annotations").glob("person_keypoints_*.json")) if folder.is_dir() else []
+    if not jsons:
+        raise BlazePoseError(f"{folder}: expected annotations/person_keypoints_*.json (a COCO-format folder)")
+    part = jsons[0].stem.split("_")[-1]
+    return jsons[0], next((d for d in (folder / part, folder / "images") if d.is_dir()), folder)
+
+
 READERS: dict[str, Reader] = {
     "lsp": read_lsp,
     "lspet": read_lspet,
-    "coco": lambda folder: read_coco(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017"),
+    "coco": lambda folder: read_coco(*coco_files(folder)),
     "custom": read_custom,
 }
 # Folder name under the data root for each dataset.

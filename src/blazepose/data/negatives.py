@@ -124,12 +124,11 @@ def draw_negative(
 def presence_negatives(cfg, part: str) -> list[NegativeSource]:
     """The negative sources of a split ("train" or "val"): its pose images (never the LSP test half) and, when
     data.train_sets has "coco", every image of coco_mini's half of that name (those without a person whole)."""
-    from blazepose.data.datasets import dataset_folder, load_split
+    from blazepose.data.datasets import coco_files, dataset_folder, load_split
     from blazepose.data.scenes import coco_sources
     from blazepose.keypoints import skeleton_of
 
     coco = None
     if "coco" in cfg.data.train_sets:
-        folder = dataset_folder("coco", cfg.data.root)
-        coco = coco_sources(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", part)
+        coco = coco_sources(*coco_files(dataset_folder("coco", cfg.data.root)), part)
     return negative_sources(load_split(cfg.data, part, skeleton_of(cfg)), coco)

@@ -333,14 +333,13 @@ def scene_sources(cfg, part: str, progress: bool = True) -> tuple[list[SceneSour
     """(sources with people, sources without) for the detector's `part` ("train" or "val"): the pose datasets
     of ``data.train_sets`` (LSP's train part, less validation, for "train"; LSP's validation part for "val";
     never the test half) and coco_mini's half of that name."""
-    from blazepose.data.datasets import dataset_folder, load_split
+    from blazepose.data.datasets import coco_files, dataset_folder, load_split
 
     data = cfg.data
     samples = load_split(data, part)
     sources = sources_from_samples([s for s in samples if s.dataset != "coco"])
     if "coco" in data.train_sets:
-        folder = dataset_folder("coco", data.root)
-        sources += coco_sources(folder / "annotations" / "person_keypoints_train2017.json", folder / "train2017", part)
+        sources += coco_sources(*coco_files(dataset_folder("coco", data.root)), part)
     loaded = load_sources(sources, progress)
     with_people = [s for s in loaded if s.people]
     return with_people, [s for s in loaded if not s.people and not s.ignore]

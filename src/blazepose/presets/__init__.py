@@ -4,6 +4,8 @@ cache by ``mediapipe.locate``). ``artifacts.resolve_weights`` (predict, evaluate
 and ``blazepose info --presets`` read it; nothing else lists model names.
 
     name               task       files                                       source
+    mp-full (default), landmarks  presets/<name>/mp_<v>.{tflite,toml}         MediaPipe's released weights, exported
+    mp-lite                       + card.md                                   (blazepose reproduce <name>)
     full, lite         landmarks  presets/<name>/blazepose_<name>.{npz,        trained by this toolkit from scratch
     detector           detector   tflite,toml} + card.md                      (blazepose reproduce <name>)
     mediapipe-lite,    landmarks  the model cache: pose_landmark_*.tflite      MediaPipe's release (Apache-2.0)
@@ -16,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blazepose.mediapipe import ALIASES, NOTICE, RELEASED
+from blazepose.defaults import MIN_SCORE
+from blazepose.mediapipe import ALIASES, NOTICE, RELEASED, canonical, is_mediapipe_name
 
 PRESETS_DIR = Path(__file__).parent  # the packaged models' folders (tests point this elsewhere)
 SHIPPED_DIR = PRESETS_DIR  # where the installed package's own files lie: only these are checked against sha256
@@ -32,6 +35,10 @@ class Preset:
     doc: str | None = None  # the record of how it was made and measured
     stem: str = ""  # packaged: the files' name in its folder
     sha256: dict[str, str] = field(default_factory=dict)  # packaged file name -> its sha256, checked on first use
+    trainable: str | None = None  # the MediaPipe name whose trainable import holds the same weights
+    # landmarks: the pipeline it was chosen with (detector, passes, whole_image, min_detection_score); the keys
+    # it leaves out are PIPELINE's
+    pipeline: dict = field(default_factory=dict)
 
     @property
     def packaged(self) -> bool:
@@ -44,6 +51,17 @@ class Preset:
     def file(self, suffix: str) -> Path:
         return self.folder / f"{self.stem}{suffix}"
 
+
+# The pipeline around a landmark model that its preset does not set (a file, or a preset that leaves keys out).
+PIPELINE = {"detector": "detector", "passes": 2, "whole_image": "always", "min_detection_score": MIN_SCORE}
+# MediaPipe's weights, chosen on LSP's validation part and coco_mini's validation half (docs/mediapipe.md,
+# "Choosing the default"): MediaPipe's detector at its own threshold, one pass on its aligned crop, no whole-image
+# person (it gave the false people: animals, sweets), as MediaPipe's pipeline runs them.
+MEDIAPIPE_PIPELINE = {"detector": "mediapipe", "passes": 1, "whole_image": "never", "min_detection_score": 0.5}
+MP_SOURCE = (
+    "MediaPipe's released BlazePose {} weights (not retrained), imported and exported by this toolkit without the "
+    "segmentation branch"
+)
 
 OURS = "trained by this toolkit from scratch on LSP + LSPet (+ coco_mini's training half for the detector)"
 APACHE_OURS = "Apache-2.0 (this project's licence)"
@@ -88,13 +106,56 @@ PACKAGED = {
         },
     ),
 }
+PACKAGED.update(
+    {
+        f"mp-{v}": Preset(
+            f"mp-{v}",
+            "landmarks",
+            MP_SOURCE.format(v.capitalize()),
+            NOTICE,
+            recipe=f"mp-{v}",
+            doc="docs/mediapipe.md",
+            stem=f"mp_{v}",
+            sha256={f"mp_{v}.tflite": sha},
+            trainable=f"mediapipe-{v}",
+            pipeline=MEDIAPIPE_PIPELINE,
+        )
+        for v, sha in (
+            ("full", "26cd5b405390606851b2912668934dad8b5da86a2b9fa85fa16536510138c65a"),
+            ("lite", "219e2650017c9fa412a98228bd8e076975f56cbdd7b49e38690c9ec7f9c1b73a"),
+        )
+    }
+)
 MEDIAPIPE = {
-    name: Preset(name, model.task, f"MediaPipe's release ({model.file}, model cache)", NOTICE, doc="docs/mediapipe.md")
+    name: Preset(
+        name,
+        model.task,
+        f"MediaPipe's release ({model.file}, model cache)",
+        NOTICE,
+        doc="docs/mediapipe.md",
+        pipeline=MEDIAPIPE_PIPELINE if model.task == "landmarks" else {},
+    )
     for name, model in RELEASED.items()
 }
 MEDIAPIPE_NAMES = (*MEDIAPIPE, *ALIASES)
 PRESETS = {**PACKAGED, **MEDIAPIPE}
 NAMES = (*PACKAGED, *MEDIAPIPE_NAMES)  # every name a --weights / --detector / init_from accepts
+
+
+DEFAULT_LANDMARKS = "mp-full"  # what predict, evaluate and video run when no --weights is given
+
+
+def pipeline_of(weights, imported: str = "") -> dict:
+    """The pipeline settings for a landmark model given as users give it (None: the default preset; a preset or
+    MediaPipe name: its own; a file: MediaPipe's where its config says it holds MediaPipe's weights, `imported`
+    (imports, and models trained or exported from them), else PIPELINE)."""
+    name = DEFAULT_LANDMARKS if weights is None else str(weights)
+    if is_mediapipe_name(name):
+        name = canonical(name)
+    preset = PRESETS.get(name)
+    if preset is not None and preset.task == "landmarks":
+        return {**PIPELINE, **preset.pipeline}
+    return {**PIPELINE, **(MEDIAPIPE_PIPELINE if imported else {})}
 
 
 def shipped_sha256(path: Path) -> str | None:
@@ -108,9 +169,13 @@ def shipped_sha256(path: Path) -> str | None:
 
 def table() -> str:
     """The table as text (blazepose info --presets)."""
-    rows = [f"{'name':<19} {'task':<10} {'recipe':<10} source; licence"]
+    rows = [f"{'name':<22} {'task':<10} {'recipe':<10} source; licence"]
     for p in PRESETS.values():
         licence = "Apache-2.0 (MediaPipe's NOTICE)" if p.licence == NOTICE else p.licence
-        rows.append(f"{p.name:<19} {p.task:<10} {p.recipe or '-':<10} {p.source}; {licence}")
-    rows.append(f"{'mediapipe':<19} (the name of mediapipe-detector)")
+        default = " (default)" if p.name == DEFAULT_LANDMARKS else ""
+        rows.append(f"{p.name + default:<22} {p.task:<10} {p.recipe or '-':<10} {p.source}; {licence}")
+        if p.task == "landmarks":
+            settings = pipeline_of(p.name)
+            rows.append(f"{'':<22} {'':<10} {'':<10} pipeline: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+    rows.append(f"{'mediapipe':<22} (the name of mediapipe-detector)")
     return "\n".join(rows)

@@ -148,7 +148,7 @@ class KerasRunner:
             return out
         joints = out["joints"]
         vis = out["visibility"] if "visibility" in out else np.clip(joints[..., 2], 0.0, 1.0)
-        return landmark_output({**out, "joints": joints[..., :2], "visibility": vis})
+        return landmark_output({**out, "joints": joints[..., :2], "visibility": vis}, self.cfg)
 
 
 def _keras_runner(path: Path, cfg: Config, decode: str | None) -> KerasRunner:
