@@ -301,6 +301,45 @@ def test_training_from_imported_lite_lowers_the_loss_and_exports_back(tmp_path, 
     assert meta["signature"]["inputs"][0]["name"] == "input_1"
 
 
+@pytest.mark.slow
+def test_the_pose_flag_phase_trains_the_flag_alone(data_root, peer_models):
+    """mediapipe_flag: the flag's own layers move, every weight the landmarks and heatmaps read stays as it was,
+    so the joints are the same to the bit; the presence moves."""
+    import keras
+    import tensorflow as tf
+
+    from blazepose.artifacts import resolve_weights
+    from blazepose.config import load_config
+    from blazepose.training.formats import load_network
+    from blazepose.training.phases import PoseTrainer, compile_for_phase, flag_only_layers
+
+    cfg = load_config(None, [f"data.root={data_root}", "model.imported=mediapipe-lite", "model.skeleton=blazepose33"])
+    net = load_network(resolve_weights("mediapipe-lite", trainable=True))
+    graph = net.get_layer("graph")
+    own = flag_only_layers(graph)
+    assert 0 < len(own) < 10  # the flag's read-out, not the shared features
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (4, 256, 256, 3)).astype(np.float32)
+    y = {
+        "presence": np.array([1.0, 0.0, 1.0, 0.0], np.float32),
+        "joints": np.zeros((4, 33, 2), np.float32),
+        "mask": np.zeros((4, 33), np.float32),
+    }
+    before = net.predict_on_batch(x)
+    weights = {id(w): w.numpy().copy() for layer in graph.layers for w in layer.weights}
+    keras.utils.set_random_seed(0)
+    trainer = PoseTrainer(net, cfg)
+    compile_for_phase(trainer, "mediapipe_flag", steps_per_epoch=4)
+    trainer.fit(tf.data.Dataset.from_tensors((x, y)).repeat(), epochs=1, steps_per_epoch=3, verbose=0)
+    after = net.predict_on_batch(x)
+    np.testing.assert_array_equal(after["joints"], before["joints"])
+    np.testing.assert_array_equal(after["heatmap"], before["heatmap"])
+    assert not np.array_equal(after["presence"], before["presence"])
+    for layer in graph.layers:
+        for w in layer.weights:
+            assert np.array_equal(weights[id(w)], w.numpy()) != (id(layer) in own), layer.name
+
+
 def test_pipeline_runs_released_models_by_name(data_root, peer_models):
     from blazepose.data.images import load_image
     from blazepose.evaluation.coco_eval import coco_keypoints

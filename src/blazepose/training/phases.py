@@ -58,9 +58,13 @@ PHASES = {
         ("coordinate", "visibility", "heatmap", "presence"),
         "joints",
     ),
+    # Its pose flag alone (train.presence_epochs at train.presence_lr): the layers that only the flag reads train,
+    # every layer the landmarks or heatmaps read stays as it is, so the landmarks cannot change.
+    "mediapipe_flag": Phase("mediapipe_flag", "landmarks", ("graph",), ("presence",), "presence"),
 }
 # Phases whose epochs and learning rate are another's settings.
-SETTINGS_OF = {"mediapipe": "finetune"}
+SETTINGS_OF = {"mediapipe": "finetune", "mediapipe_flag": "presence"}
+POSE_FLAG = 1  # the pose flag's place among an imported landmark graph's outputs (mediapipe.LANDMARK_OUTPUTS)
 
 
 def trained_by(phase: str) -> tuple[str, ...]:
@@ -81,8 +85,8 @@ def phase_epochs(cfg: Config) -> dict[str, int]:
     t = cfg.train
     if cfg.task == "detector":
         return {"detector": t.detector_epochs}
-    if cfg.model.imported:  # MediaPipe's graph: one phase, train.finetune_epochs at train.finetune_lr
-        return {"mediapipe": t.finetune_epochs}
+    if cfg.model.imported:  # MediaPipe's graph: whole (finetune settings), then its pose flag alone (presence's)
+        return {"mediapipe": t.finetune_epochs, "mediapipe_flag": t.presence_epochs}
     return {
         "heatmap": t.heatmap_epochs,
         "regression": t.regression_epochs,
@@ -234,7 +238,7 @@ class PoseTrainer(DistributedFit, keras.Model):
             "offset": self.cfg.loss.offset,
             "coordinate": self.cfg.loss.coordinate,
             "visibility": self.cfg.loss.visibility,
-            # the presence phase trains the head alone (weight 1); an imported graph's flag beside the keypoints
+            # the presence phases train the flag alone (weight 1); an imported graph's flag beside the keypoints
             "presence": self.cfg.loss.presence if self.phase.name == "mediapipe" else 1.0,
         }
         total = 0.0
@@ -289,9 +293,37 @@ class PoseTrainer(DistributedFit, keras.Model):
 
 
 def set_phase(net: keras.Model, phase: str) -> None:
-    """Freeze every sub-model this phase does not train (whole sub-models, by name)."""
+    """Freeze every sub-model this phase does not train (whole sub-models, by name; setting a sub-model's
+    `trainable` sets its layers'); in "mediapipe_flag", within the imported graph, every layer but the pose
+    flag's own."""
     for name in sub_models(net):
         net.get_layer(name).trainable = name in PHASES[phase].trainable
+    if phase == "mediapipe_flag":
+        graph = net.get_layer("graph")
+        own = flag_only_layers(graph)
+        for layer in graph.layers:
+            layer.trainable = id(layer) in own
+
+
+def _ancestors(tensor) -> set[int]:
+    """The ids of the layers a symbolic tensor of a functional model is computed by."""
+    seen: set[int] = set()
+    todo = [tensor]
+    while todo:
+        history = getattr(todo.pop(), "_keras_history", None)
+        if history is None:
+            continue
+        layer, node_index, _ = history
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            todo.extend(layer._inbound_nodes[node_index].input_tensors)
+    return seen
+
+
+def flag_only_layers(graph: keras.Model) -> set[int]:
+    """The ids of the imported graph's layers that only its pose flag depends on (none of the other outputs)."""
+    others = set().union(*(_ancestors(t) for i, t in enumerate(graph.outputs) if i != POSE_FLAG))
+    return _ancestors(graph.outputs[POSE_FLAG]) - others
 
 
 def make_optimizer(cfg: Config, phase: str, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -162,7 +162,7 @@ def validation_source(cfg: Config, phase: str) -> str:
 # Per task: the validation figure's key in logs and state.json, and its name in messages.
 VALIDATION = {"landmarks": ("val_pck", "validation PCK@0.2"), "detector": ("val_ap", "validation box AP")}
 PRESENCE_VALIDATION = ("val_presence", "validation presence accuracy")
-HEAD_VALIDATION = {"presence": PRESENCE_VALIDATION}
+HEAD_VALIDATION = {"presence": PRESENCE_VALIDATION}  # by metric (the presence and mediapipe_flag phases)
 
 
 def phase_validation(cfg: Config, phase: str) -> tuple[str, str]:
@@ -269,7 +269,8 @@ class Run:
                 continue
             x = [offset + h["epoch"] for h in history]
             ax_loss.plot(x, [h.get("loss", np.nan) for h in history], label=f"{phase} loss")
-            key = HEAD_VALIDATION[phase][0] if phase in HEAD_VALIDATION else self.key
+            metric = PHASES[phase].metric
+            key = HEAD_VALIDATION[metric][0] if metric in HEAD_VALIDATION else self.key
             ax_pck.plot(x, [100 * h.get(key, np.nan) for h in history], marker="o", ms=3, label=phase)
             offset = x[-1]
         ax_loss.set(xlabel="epoch (all phases)", ylabel="training loss", yscale="log", title="Training loss")
@@ -707,7 +708,7 @@ def _train(cfg: Config, run: Run, strategy, resume: bool, verbose: int | None, o
                     flush=True,
                 )
         phase_ds, phase_val = train_ds, val
-        if phase == "presence":
+        if phase in ("presence", "mediapipe_flag"):
             from blazepose.data.negatives import presence_negatives
             from blazepose.data.pipeline import make_presence_dataset
 
