@@ -85,7 +85,7 @@ class SolutionsPose:
 
 
 def ours(spec: str):
-    """WEIGHTS[,DETECTOR][,passes=N][,whole=always|if_empty|never][,min_score=S][,threads=N] -> our Predictor
+    """WEIGHTS[,DETECTOR][,passes=N][,whole=always|if_empty|never][,min_score=S][,pose_score=S][,threads=N] -> ours
     (defaults: the detector and settings the weights' preset pairs with them)."""
     from blazepose.inference import AUTO, Predictor, Settings
 
@@ -99,10 +99,13 @@ def ours(spec: str):
         settings["whole_image"] = options.pop("whole")
     if "min_score" in options:
         kw["min_detection_score"] = float(options.pop("min_score"))
+    if "pose_score" in options:
+        settings["min_pose_score"] = float(options.pop("pose_score"))
     if "threads" in options:
         kw["num_threads"] = int(options.pop("threads"))
     if options:
-        sys.exit(f"--ours {spec}: unknown option(s) {', '.join(options)} (passes, whole, min_score, threads)")
+        known = "passes, whole, min_score, pose_score, threads"
+        sys.exit(f"--ours {spec}: unknown option(s) {', '.join(options)} ({known})")
     return Predictor(weights, detector, settings=Settings(**settings), **kw)
 
 
@@ -226,8 +229,8 @@ def main() -> None:
         action="append",
         metavar="[NAME=]WEIGHTS,DETECTOR[,OPTION=VALUE...]",
         help="one of our pipelines (repeatable; NAME without commas; options: passes, whole (always / if_empty / "
-        "never), min_score, threads); default: the default (mp-full) and mp-lite with their presets' pipelines, "
-        "and the from-scratch full",
+        "never), min_score, pose_score, threads); default: the default (mp-full) and mp-lite with their presets' "
+        "pipelines, and the from-scratch full",
     )
     parser.add_argument(
         "--lsp-test",
