@@ -24,28 +24,28 @@ examples:
   blazepose info --variant lite               parameters and FLOPs
   blazepose train --config configs/smoke.toml --run-dir runs/smoke
   blazepose train --run-dir runs/smoke --resume
-  blazepose predict photo.jpg                 the packaged models: every person, keypoints as JSON
+  blazepose predict photo.jpg                 the default (mp-full): every person, keypoints as JSON
   blazepose predict photos/ --output preds.json --draw drawn/
-  blazepose evaluate --split val              the packaged Full model on LSP's validation part
+  blazepose evaluate --split val              the default pipeline on LSP's validation part
   blazepose evaluate --dataset coco           several people: OKS AP on coco_mini's validation half
   blazepose video clip.mp4 --output tracked.avi --json tracked.jsonl
-  blazepose predict photo.jpg --weights mediapipe-full --detector mediapipe
-                                              MediaPipe's released models in this pipeline
+  blazepose predict photo.jpg --weights full   this toolkit's from-scratch Full model and its detector
   blazepose import pose_landmark_full.tflite --output imported/
                                               a MediaPipe model as a trainable Keras model
 """
 
 
 WEIGHTS_HELP = (
-    "landmark model: .keras, .npz, .tflite or .onnx, full / lite for a packaged model, or mediapipe-lite / "
-    "mediapipe-full / mediapipe-heavy for MediaPipe's released ones (docs/mediapipe.md); default: full"
+    "landmark model: a packaged one (mp-full, the default, and mp-lite: MediaPipe's weights; full and lite: "
+    "trained here from scratch), MediaPipe's released files by name (mediapipe-lite / -full / -heavy), or a file "
+    "(.keras, .npz, .tflite, .onnx). Each packaged model brings its pipeline: blazepose info --presets"
 )
 DETECTOR_HELP = (
     "person detector: 'auto' (the default: the one the landmark model's preset pairs with it, "
     "blazepose info --presets), 'detector' for the packaged one, 'mediapipe' for MediaPipe's released one, "
     "a file (.keras, .npz, .tflite, .onnx), or "
-    "'none': the whole-image passes only (one person). With a detector, its people and the whole-image person "
-    "are merged (docs/detector.md)"
+    "'none': the whole-image passes only (one person). With full and lite, the detector's people and the "
+    "whole-image person are merged (docs/detector.md)"
 )
 
 
@@ -565,8 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="the people in images or folders of images: score, box, alignment and keypoints",
         description="Find every person (the detector: score, box, and the alignment: centre at mid-hips, "
-        "radius, rotation), then predict the model's joints (its skeleton: LSP's 14 for the packaged models) of "
-        "each on the crop turned upright by it; pass 2 re-crops around pass 1's keypoints. An image without a "
+        "radius, rotation), then predict the model's joints (its skeleton: MediaPipe's 33 for mp-full and mp-lite, "
+        "LSP's 14 for full and lite) of each on the crop turned upright by it; with --passes 2 (full and lite), a "
+        "re-crop around the first pass's keypoints. An image without a "
         "person gets an empty list of people. Keypoints are in original image pixels, each with a score. A "
         "single unreadable image is an error; in a batch it is skipped with a warning.",
     )
@@ -634,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
         "video",
         help="track one person through a video file or a webcam, with smoothing",
         description="The first frame (and any frame after the track is lost: presence below --min-presence, or "
-        "mean joint score below 0.2 for a model without presence) runs the detector and the whole-image passes "
+        "mean joint score below 0.2 for a model without presence) runs predict's pipeline for the model "
         "(--detector none: the whole-image passes only); later frames crop around the previous "
         "frame's keypoints, upright, and run one pass. Keypoints are smoothed with a One Euro filter. Writes a "
         "drawn video and/or one JSON line per frame.",
@@ -665,8 +666,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument(
         "--weights",
-        help="model file (.keras from training, or .npz), or full / lite / detector for a packaged model; "
-        "default: full",
+        help="model file (.keras from training, or .npz), full / lite / detector for a packaged model, or a "
+        "MediaPipe name (mediapipe-full, mp-full: its import); default: mp-full",
     )
     ex.add_argument(
         "--format",
