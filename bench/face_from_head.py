@@ -30,14 +30,13 @@ def main() -> None:
     parser.add_argument("--data-root", default="", help="folder holding coco_mini/")
     args = parser.parse_args()
 
-    from blazepose.data.datasets import dataset_folder
+    from blazepose.data.datasets import coco_files, dataset_folder
     from blazepose.data.images import load_image
     from blazepose.evaluation.coco_eval import coco_part, evaluate_coco, oks_ap
     from blazepose.inference import Predictor
     from blazepose.keypoints import COCO, FACE_FROM_HEAD, head_frame
 
-    folder = dataset_folder("coco", args.data_root)
-    annotations = folder / "annotations" / "person_keypoints_train2017.json"
+    annotations, photos = coco_files(dataset_folder("coco", args.data_root))
     predictor = Predictor(args.weights, detector="none", min_presence=0.0)
     if head_frame(np.zeros((predictor.skeleton.num_joints, 2)), predictor.skeleton) is None:
         raise SystemExit(f"error: the {predictor.skeleton.name} skeleton has no neck, head top and shoulders")
@@ -48,7 +47,7 @@ def main() -> None:
         kps = np.asarray(ann["keypoints"], np.float64).reshape(17, 3)
         if ann.get("iscrowd") or not (kps[[COCO.index(n) for n in FACE_FROM_HEAD], 2] > 0).any():
             continue
-        image = load_image(folder / "train2017" / images[ann["image_id"]]["file_name"])[0]
+        image = load_image(photos / images[ann["image_id"]]["file_name"])[0]
         x, y, w, h = ann["bbox"]
         person = predictor.predict_arrays([image], [(x + w / 2, y + h / 2, 1.25 * max(w, h))])[0].people[0]
         origin, u, v = head_frame(person.keypoints, predictor.skeleton)
@@ -81,7 +80,7 @@ def main() -> None:
     for part in ("val", "train"):
         gt_part = coco_part(annotations, part)
         for name, pipeline in pipelines.items():
-            _, preds = evaluate_coco(pipeline, annotations, folder / "train2017", part, False)
+            _, preds = evaluate_coco(pipeline, annotations, photos, part, False)
             cells = []
             for face in ({}, fitted, FACE_FROM_HEAD):
                 o = oks_ap(gt_part, preds, predictor.skeleton, all_coco=True, face=face)

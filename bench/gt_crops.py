@@ -59,15 +59,15 @@ def main() -> None:
     parser.add_argument("--data-root", default="", help="folder holding coco_mini/")
     args = parser.parse_args()
 
-    from blazepose.data.datasets import dataset_folder
+    from blazepose.data.datasets import coco_files, dataset_folder
     from blazepose.data.images import load_image
     from blazepose.evaluation.coco_eval import coco_part, shared_joints
     from blazepose.geometry import crop_matrix, invert_affine, transform_points, warp_image
     from blazepose.inference import Predictor
     from blazepose.keypoints import BLAZEPOSE33, COCO, LSP
 
-    folder = dataset_folder("coco", args.data_root)
-    gt = coco_part(folder / "annotations" / "person_keypoints_train2017.json", args.part)
+    annotations, photos = coco_files(dataset_folder("coco", args.data_root))
+    gt = coco_part(annotations, args.part)
     _, coco_idx = shared_joints(LSP)  # the 12 limb joints LSP and COCO share, by COCO's names
     names = [COCO.joint_names[c] for c in coco_idx]
     swap = [names.index(n.replace("left", "#").replace("right", "left").replace("#", "right")) for n in names]
@@ -93,7 +93,7 @@ def main() -> None:
             continue
         people += 1
         torso = np.linalg.norm(kps[ls, :2] - kps[rh, :2])
-        image = load_image(folder / "train2017" / images[ann["image_id"]]["file_name"])[0]
+        image = load_image(photos / images[ann["image_id"]]["file_name"])[0]
         x, y, w, h = ann["bbox"]
         roi = (x + w / 2, y + h / 2, max(w, h) * args.margin)
         ours = predictor.predict_arrays([image], [roi], passes=1)[0].people[0].keypoints[ours_idx]

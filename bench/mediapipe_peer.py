@@ -111,7 +111,7 @@ def ours(spec: str):
 
 def score(pipelines: dict, data_root: str, test: bool = False) -> dict:
     from blazepose.config import config_from_dict
-    from blazepose.data.datasets import dataset_folder, load_split
+    from blazepose.data.datasets import coco_files, dataset_folder, load_split
     from blazepose.evaluation.coco_eval import coco_part, evaluate_coco
     from blazepose.evaluation.evaluate import evaluate
     from blazepose.keypoints import LSP
@@ -119,14 +119,13 @@ def score(pipelines: dict, data_root: str, test: bool = False) -> dict:
     cfg = config_from_dict({"data": {"root": data_root}})
     samples = load_split(cfg.data, "val", LSP)
     test_samples = load_split(cfg.data, "test", LSP) if test else []
-    folder = dataset_folder("coco", data_root)
-    annotations = folder / "annotations" / "person_keypoints_train2017.json"
+    annotations, images = coco_files(dataset_folder("coco", data_root))
     gt = coco_part(annotations, "val")
     empty = [im["id"] for im in gt["images"] if not any(a["image_id"] == im["id"] for a in gt["annotations"])]
     rows = {}
     for name, p in pipelines.items():
         lsp = evaluate(p, samples, progress=False)
-        coco, preds = evaluate_coco(p, annotations, folder / "train2017", "val", progress=False)
+        coco, preds = evaluate_coco(p, annotations, images, "val", progress=False)
         rows[name] = {
             "lsp_pck": lsp["pck@0.2"]["mean"],
             "lsp_nobody": lsp["no_person_found"],
@@ -270,12 +269,12 @@ def main() -> None:
             name, weights = spec, spec
         pipelines[name] = ours(weights)
     rows = score(pipelines, args.data_root, args.lsp_test)
-    from blazepose.data.datasets import dataset_folder
+    from blazepose.data.datasets import coco_files, dataset_folder
     from blazepose.evaluation.coco_eval import coco_part
 
-    folder = dataset_folder("coco", args.data_root)
-    gt = coco_part(folder / "annotations" / "person_keypoints_train2017.json", "val")
-    paths = [folder / "train2017" / im["file_name"] for im in gt["images"]][: args.timing]
+    annotations, images = coco_files(dataset_folder("coco", args.data_root))
+    gt = coco_part(annotations, "val")
+    paths = [images / im["file_name"] for im in gt["images"]][: args.timing]
     times = timing(pipelines, paths, args.rounds, "MediaPipe Full (solutions.pose)")
     first = next(iter(rows.values()))
     print(

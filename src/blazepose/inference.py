@@ -200,7 +200,6 @@ class Predictor:
             raise BlazePoseError(f"threads must be at least 1, got {num_threads}")
         if whole_image not in WHOLE_IMAGE:
             raise BlazePoseError(f"whole image must be one of {', '.join(WHOLE_IMAGE)}, got {whole_image!r}")
-        self.settings = dataclasses.replace(settings, passes=passes, whole_image=whole_image)
         self.size = self.runner.input_size
         self.codec = Codec(input_size=self.size)
         self.passes = passes
