@@ -1,9 +1,12 @@
 """A model on disk: the one module that knows every weights format and the config beside it.
 
     name            what it is                                          config beside it
-    full, lite,     the packaged models (presets/<name>/: .npz weights   presets/<name>/blazepose_<name>.toml
-    detector        and a float16 .tflite, used where LiteRT is
-                    installed; the table of names: presets)
+    full, lite,     the packaged models trained here (presets/<name>/:   presets/<name>/blazepose_<name>.toml
+    detector        .npz weights and a float16 .tflite, used where
+                    LiteRT is installed; the table of names: presets)
+    mp-full, mp-lite  MediaPipe's weights packaged (presets/<name>/: a   presets/<name>/mp_<v>.toml
+    (mp-full: the     float16 .tflite; trainable: the import of
+    default)          mediapipe-full / -lite)
     *.keras         a network that 'blazepose train' wrote (all outputs) <name>.toml, else the run's config.toml
     *.npz           a training checkpoint (runs/x/<phase>/best.npz) or   the run's config.toml / <name>.toml
                     exported inference weights ('blazepose export')
