@@ -14,10 +14,10 @@ Pipelines: MediaPipe's own (static images, model complexity 0 / 1 / 2 = Lite / F
 files come from ../shared/peer/mediapipe, placed where solutions.pose looks for them), and ours with any
 ``--ours NAME=WEIGHTS,DETECTOR`` (default: MediaPipe's imported Full and detector, and the packaged default).
 Scored with the toolkit's own evaluation: LSP's validation part (PCK@0.2 over LSP's 14 joints, the 33 mapped
-onto them: neck = mid-shoulders, head top from the eyes and mouth), coco_mini's validation half (OKS AP on the
-joints shared with COCO, PCK@0.2 of the labelled people, people predicted, false people = people predicted on
-the images without anyone). Time: every pipeline over the same `--timing` images once per round, the order
-turned each round, one process; the ratio to MediaPipe Full is taken per round and its median reported.
+onto them by the toolkit's rules, the same for every pipeline: ``keypoints.DERIVED``), coco_mini's validation
+half (OKS AP on the joints shared with COCO, PCK@0.2 of the labelled people, people predicted, false people =
+people predicted on the images without anyone). Time: every pipeline over the same `--timing` images once per
+round, the order turned each round, one process; the ratio to MediaPipe Full is taken per round and its median reported.
 """
 
 from __future__ import annotations

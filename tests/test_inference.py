@@ -36,6 +36,39 @@ def test_one_pass_is_coarser_than_two():
     assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
 
 
+class LyingRunner:
+    """Every crop holds a person lying with the head to the crop's right: hips at x 0.3, shoulders at 0.7."""
+
+    input_size = 64
+    num_joints = 14
+
+    def __call__(self, batch):
+        joints = np.full((len(batch), 14, 2), 0.5, np.float32)
+        for name, x in (("left_hip", 0.3), ("right_hip", 0.3), ("left_shoulder", 0.7), ("right_shoulder", 0.7)):
+            joints[:, LSP.index(name), 0] = x
+        return joints, np.ones((len(batch), 14), np.float32), None
+
+
+@pytest.mark.parametrize("crop, passes", [("aligned", 3), ("box", 1)])
+def test_a_model_of_aligned_crops_reads_the_whole_image_in_turned_recrops(crop, passes):
+    """A model trained on upright aligned crops (MediaPipe's) reads the whole image, no such crop, in
+    ALIGNED_WHOLE_PASSES passes, each re-crop turned upright by the last keypoints in the image (the person
+    lies in every crop, head to the crop's right: a quarter turn, then another, 180 degrees from the image); a
+    model of box crops keeps its one axis-aligned pass."""
+    from blazepose.config import config_from_dict
+
+    predictor = Predictor(runner=LyingRunner(), settings=Settings(passes=1))
+    predictor.cfg = config_from_dict({"data": {"crop": crop}})
+    mats, run = [], predictor._run
+    predictor._run = lambda images, ms: (mats.extend(ms), run(images, ms))[1]
+    (pred,) = predictor.predict_arrays([blob(250, 150)])
+    assert len(pred.people) == 1 and len(mats) == passes
+    assert mats[0][0, 1] == 0  # the whole image: axis-aligned
+    if passes == 3:
+        assert abs(mats[1][0, 0]) < 1e-9 * abs(mats[1][0, 1])  # 90 degrees: no x -> x term
+        assert abs(mats[2][0, 1]) < 1e-9 * abs(mats[2][0, 0]) and mats[2][0, 0] < 0  # 180: x -> -x
+
+
 class QueueRunner:
     """Returns the given (joints, visibility) outputs in turn: the plain crop's, then the mirrored crop's."""
 

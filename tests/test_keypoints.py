@@ -23,21 +23,40 @@ def test_parts_cover_every_lsp_joint_once():
     assert joints == list(range(14))
 
 
-def test_coco_to_lsp_derives_neck_and_masks_head_top():
+def test_coco_to_lsp_derives_neck_and_head_top():
+    """LSP's neck 0.4 of the way from the mid-shoulders to the nose, its head top 2.2 x mid-ears - 0.72 x nose -
+    0.48 x mid-shoulders (keypoints.DERIVED), worked out by hand: mid-shoulders (20, 30), nose (20, 0), mid-ears
+    (20, 5) -> neck (20, 18), head top (44 - 14.4 - 9.6, 11 - 0 - 14.4) = (20, -3.4)."""
     kps = np.zeros((17, 2), np.float32)
-    kps[COCO.index("left_shoulder")] = (10, 20)
-    kps[COCO.index("right_shoulder")] = (30, 40)
-    kps[COCO.index("left_wrist")] = (5, 6)
+    for name, xy in (("left_shoulder", (10, 20)), ("right_shoulder", (30, 40)), ("nose", (20, 0)),
+                     ("left_ear", (15, 5)), ("right_ear", (25, 5)), ("left_wrist", (5, 6))):  # fmt: skip
+        kps[COCO.index(name)] = xy
     vis = np.ones(17, np.float32)
+    vis[COCO.index("nose")] = 0.3
     mask = np.ones(17, np.float32)
     out, v, m = map_keypoints(kps, vis, mask, COCO, LSP)
     assert out.shape == (14, 2)
-    np.testing.assert_allclose(out[LSP.index("neck")], (20, 30))
-    assert m[LSP.index("head_top")] == 0 and m[LSP.index("neck")] == 1
+    np.testing.assert_allclose(out[LSP.index("neck")], (20, 18), atol=1e-5)
+    np.testing.assert_allclose(out[LSP.index("head_top")], (20, -3.4), atol=1e-5)
+    assert v[LSP.index("neck")] == np.float32(0.3)  # the lowest visibility of the joints it is made of
+    assert m[LSP.index("head_top")] == 1 and m[LSP.index("neck")] == 1
     np.testing.assert_allclose(out[LSP.index("left_wrist")], (5, 6))
-    mask[COCO.index("right_shoulder")] = 0
-    _, _, m = map_keypoints(kps, vis, mask, COCO, LSP)
-    assert m[LSP.index("neck")] == 0
+    mask[COCO.index("right_shoulder")] = 0  # one joint of each rule unknown: both unknown
+    out, _, m = map_keypoints(kps, vis, mask, COCO, LSP)
+    assert m[LSP.index("neck")] == 0 and m[LSP.index("head_top")] == 0
+    assert not out[LSP.index("neck")].any()
+
+
+def test_a_skeleton_without_a_face_gets_the_mid_shoulders_as_neck():
+    from blazepose.keypoints import derived_rule, skeleton_from_dict
+
+    torso = skeleton_from_dict(
+        {"joints": ["left_shoulder", "right_shoulder", "left_hip", "right_hip"],
+         "normalizer": ["left_shoulder", "right_hip"]}, "test")  # fmt: skip
+    kps = np.array([[10, 20], [30, 40], [10, 80], [30, 80]], np.float32)
+    out, _, m = map_keypoints(kps, np.ones(4), np.ones(4), torso, LSP)
+    np.testing.assert_allclose(out[LSP.index("neck")], (20, 30))
+    assert m[LSP.index("head_top")] == 0 and derived_rule("head_top", torso) is None
 
 
 def test_blazepose33_topology():
@@ -61,15 +80,13 @@ def test_mapping_33_to_coco_to_lsp_by_name():
     np.testing.assert_array_equal(coco[COCO.index("right_ankle")], kps[28])
     lsp, _, m = map_keypoints(coco, v, m, COCO, LSP)
     direct, _, m2 = map_keypoints(kps, np.ones(33), np.ones(33), BLAZEPOSE33, LSP)
-    top = LSP.index("head_top")
-    body = [j for j in range(LSP.num_joints) if j != top]
-    np.testing.assert_array_equal(lsp[body], direct[body])
-    np.testing.assert_array_equal(m[body], m2[body])
-    np.testing.assert_allclose(direct[LSP.index("neck")], (kps[11] + kps[12]) / 2)
-    # the head top: from COCO's 17 unknown (no mouth); from the 33, 1.5 eye-to-mouth lengths above the eyes:
-    # eyes (4, 5) and (10, 11) -> (7, 8); mouth (18, 19) and (20, 21) -> (19, 20); (7, 8) + 1.5 x (-12, -12)
-    assert m[top] == 0 and m2[top] == 1
-    np.testing.assert_allclose(direct[top], [-11.0, -10.0])
+    np.testing.assert_array_equal(lsp, direct)  # the neck and head top need no more than COCO's 17
+    np.testing.assert_array_equal(m, m2)
+    assert m.sum() == 14
+    # kps[i] = (2i, 2i + 1): mid-shoulders (23, 24), nose (0, 1), mid-ears (15, 16) -> neck 0.6 x (23, 24) + 0.4
+    # x (0, 1) = (13.8, 14.8); head top 2.2 x (15, 16) - 0.72 x (0, 1) - 0.48 x (23, 24) = (21.96, 22.96)
+    np.testing.assert_allclose(direct[LSP.index("neck")], (13.8, 14.8), atol=1e-4)
+    np.testing.assert_allclose(direct[LSP.index("head_top")], (21.96, 22.96), atol=1e-4)
 
 
 def test_skeleton_file_round_trip_and_defaults(tmp_path):

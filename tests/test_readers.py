@@ -100,7 +100,10 @@ def test_coco_reader(data_root):
     assert len(samples) == 86 and problems == []  # 86 annotations with at least one keypoint
     assert all(s.keypoints.shape == (17, 2) and s.box is not None for s in samples)
     lsp_samples = to_skeleton(samples, COCO, LSP, "coco_mini")
-    assert all(s.keypoints.shape == (14, 2) and s.mask[13] == 0 for s in lsp_samples)
+    assert all(s.keypoints.shape == (14, 2) for s in lsp_samples)
+    face = [COCO.index(n) for n in ("nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder")]
+    tops = [s.mask[13] for s in lsp_samples]  # the head top where the face and shoulders are labelled
+    assert tops == [float(s.mask[face].all()) for s in samples] and 0 < sum(tops) < len(tops)
     assert len(read_for("coco", data_root, COCO)) == 86 and len(read_for("coco", data_root, LSP)) == 86
     with pytest.raises(BlazePoseError, match="skeleton 'lsp' .*right_ankle.*the model's skeleton 'coco' has nose"):
         read_for("lsp", data_root, COCO)  # LSP has no face joints: no built-in mapping
@@ -159,7 +162,8 @@ def test_other_training_sets_hold_back_their_validation(data_root):
     assert len(coco) == 40 and not {s.meta["image_id"] for s in coco} & half
     assert {s.meta["image_rank"] % 2 for s in coco} == {0}
     neck = LSP.index("neck")
-    assert not any(s.mask[neck] for s in coco)  # mid-shoulders, not where LSP labels the neck: not trained on
+    top = LSP.index("head_top")
+    assert not any(s.mask[neck] or s.mask[top] for s in coco)  # derived from the face: not trained on
     labelled = [s for s in read_for("coco", data_root, LSP) if s.meta["image_rank"] % 2 == 0 and s.mask[neck]]
     assert labelled  # ... though evaluation reads it
     repeated = [s for s in load_split(dataclasses.replace(cfg, coco_repeats=3), "train") if s.dataset == "coco"]

@@ -327,13 +327,29 @@ def skeleton_of(cfg) -> Skeleton:
 
 
 # --- mapping between skeletons ----------------------------------------------------------------------------------
-# Joints a skeleton can be given from others when the source lacks them: name -> (a, b), the midpoint of a
-# and b, known where both are.
-DERIVED = {"neck": ("left_shoulder", "right_shoulder")}
-# ... and extrapolated: name -> (a, b, c, d, t): m + t x (m - n), m the midpoint of a and b, n that of c and d.
-# The head top from the eyes and the mouth (a face model's, e.g. BlazePose's 33), as MediaPipe's pipeline was
-# scored on LSP (../shared/peer/mediapipe/PROVENANCE.md): 1.5 eye-to-mouth lengths above the eyes.
-EXTRAPOLATED = {"head_top": ("left_eye", "right_eye", "mouth_left", "mouth_right", 1.5)}
+# Joints a skeleton can be given from another's when the source lacks them: name -> rules, the first whose
+# joints the source skeleton has is used. A rule is an affine combination of the source's joints ((term,
+# weight), ...; the weights sum to 1, so it turns, scales and moves with the body); a term is one joint or
+# two (their midpoint). A sample's derived joint is known where every joint of the rule is.
+# LSP's neck and head top from a face and shoulders, fitted by least squares to LSP's labels on MediaPipe
+# Full's 33 points (LSP's training half less its validation part: 800 images; docs/mediapipe.md, "LSP's neck
+# and head top"): the neck lies 0.4 of the way from the mid-shoulders to the nose (the mid-shoulders alone lie
+# about 0.15 torso lengths below it), the head top above the ears, away from the nose and the shoulders.
+_SHOULDERS, _EARS = ("left_shoulder", "right_shoulder"), ("left_ear", "right_ear")
+DERIVED: dict[str, tuple[tuple[tuple[tuple[str, ...], float], ...], ...]] = {
+    "neck": (((_SHOULDERS, 0.6), (("nose",), 0.4)), ((_SHOULDERS, 1.0),)),
+    "head_top": (((_EARS, 2.2), (("nose",), -0.72), (_SHOULDERS, -0.48)),),
+}
+
+
+def derived_rule(name: str, source: Skeleton):
+    """The rule of DERIVED that gives `name` from `source`'s joints, or None."""
+    for rule in DERIVED.get(name, ()):
+        if source.has(*(n for term, _ in rule for n in term)):
+            return rule
+    return None
+
+
 # Built-in mappings used without asking (e.g. a model of one skeleton scored on data of another): every
 # joint the target shares by name with the source, plus DERIVED ones; the rest masked.
 MAPPINGS = {
@@ -407,9 +423,9 @@ def map_keypoints(
     keypoints: np.ndarray, visibility: np.ndarray, mask: np.ndarray, source: Skeleton, target: Skeleton
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(..., K_source, 2) keypoints (+ (..., K_source) visibility and mask) -> the target skeleton's joints:
-    shared names copied, DERIVED joints (neck = mid-shoulders) and EXTRAPOLATED ones (head top from the eyes and
-    mouth) computed where the source lacks them and has what they are made of, every other target joint masked
-    out (mask 0, coordinates 0)."""
+    shared names copied, DERIVED joints (LSP's neck and head top from the shoulders and the face) computed where
+    the source lacks them and has what they are made of (their visibility: the lowest of those joints'), every
+    other target joint masked out (mask 0, coordinates 0)."""
     keypoints = np.asarray(keypoints, np.float32)
     visibility, mask = np.asarray(visibility, np.float32), np.asarray(mask, np.float32)
     if same_joints(source, target):
@@ -422,19 +438,16 @@ def map_keypoints(
         if name in source.joint_names:
             s = source.index(name)
             out_k[..., j, :], out_v[..., j], out_m[..., j] = keypoints[..., s, :], visibility[..., s], mask[..., s]
-        elif name in DERIVED and source.has(*DERIVED[name]):
-            a, b = (source.index(n) for n in DERIVED[name])
-            both = mask[..., a] * mask[..., b]
-            out_k[..., j, :] = (keypoints[..., a, :] + keypoints[..., b, :]) / 2 * both[..., None]
-            out_v[..., j] = visibility[..., a] * visibility[..., b]
-            out_m[..., j] = both
-        elif name in EXTRAPOLATED and source.has(*EXTRAPOLATED[name][:4]):
-            a, b, c, d = (source.index(n) for n in EXTRAPOLATED[name][:4])
-            t = EXTRAPOLATED[name][4]
-            known = mask[..., a] * mask[..., b] * mask[..., c] * mask[..., d]
-            m = (keypoints[..., a, :] + keypoints[..., b, :]) / 2
-            n = (keypoints[..., c, :] + keypoints[..., d, :]) / 2
-            out_k[..., j, :] = (m + t * (m - n)) * known[..., None]
-            out_v[..., j] = visibility[..., a] * visibility[..., b]
+        elif (rule := derived_rule(name, source)) is not None:
+            known = np.ones(shape, np.float32)
+            point = np.zeros((*shape, 2), np.float32)
+            vis = np.ones(shape, np.float32)
+            for term, weight in rule:
+                idx = [source.index(n) for n in term]
+                point += weight * keypoints[..., idx, :].mean(axis=-2)
+                known *= mask[..., idx].prod(axis=-1)
+                vis = np.minimum(vis, visibility[..., idx].min(axis=-1))
+            out_k[..., j, :] = point * known[..., None]
+            out_v[..., j] = vis
             out_m[..., j] = known
     return out_k, out_v, out_m
