@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from blazepose import inference
 from blazepose.artifacts import packaged_path, resolve_weights
 from blazepose.cli import main
 from blazepose.errors import BlazePoseError
@@ -34,6 +35,25 @@ def test_one_pass_is_coarser_than_two():
     two = Predictor(runner=BrightestPixelRunner(), settings=Settings(passes=2)).predict_arrays([img])[0]
     err = lambda p: np.abs(p.keypoints[0] - (403, 77)).max()  # noqa: E731
     assert err(two) <= 1.0 < err(one) + 1.0 and err(one) <= 500 / 64
+
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_mediapipe_networks_get_their_inputs_warped_as_mediapipe_warps_them(imported, rng):
+    """This toolkit's models see big images shrunk through an area prefilter (as they were trained), MediaPipe's
+    (model.imported) through the bilinear warp alone, as MediaPipe's pipeline feeds them: pixel noise shrunk
+    25x averages out with the prefilter and keeps its contrast without."""
+    from blazepose.config import config_from_dict
+
+    noise = rng.integers(0, 256, (1600, 1600, 3), dtype=np.uint8)
+    runner = BrightestPixelRunner()
+    predictor = Predictor(runner=runner, settings=Settings(passes=1))
+    predictor.cfg = config_from_dict({"model": {"imported": "mediapipe-full" if imported else ""}})
+    predictor.antialias = inference._antialias(predictor.cfg)
+    predictor.predict_arrays([noise])
+    assert (runner.crops[0].std() > 50) == imported, runner.crops[0].std()
+    if imported:  # the default, MediaPipe's Full and its detector: both warped alone
+        default = Predictor()
+        assert not default.antialias and not default.detector_antialias
 
 
 class LyingRunner:

@@ -69,17 +69,17 @@ def warp_image(
     """Resample `image` through the 2x3 affine `m` onto an out_size square: outside the image, zero padding
     (`border` "constant") or the image mirrored ("reflect"); bilinear, or `nearest` (masks).
 
-    With `antialias`, shrinking by more than 2x first averages blocks of k x k pixels (k the largest integer
-    factor within the shrink; the warp then shrinks by less than 2x), so small outputs of big images are not
-    aliased; the matrix is adjusted so the geometry is unchanged. An integer factor takes OpenCV's fast
-    block-mean path: 0.2 ms against 1.6 ms for any factor (640 x 422 photos to a 224 detector input).
+    With `antialias`, shrinking by more than 2x first goes through an area-averaging resize, so small outputs of
+    big images are not aliased; the matrix is adjusted so the geometry is unchanged.
     """
     scale = math.sqrt(abs(np.linalg.det(np.asarray(m, np.float64)[:, :2])))
-    k = min(int(1 / scale), *image.shape[:2]) if antialias and scale < 0.5 else 1
-    if k > 1:
-        image = cv2.resize(image, None, fx=1 / k, fy=1 / k, interpolation=cv2.INTER_AREA)
-        # small pixel (u, v) is the mean of original pixels k u .. k u + k - 1: centre (u + 0.5) k - 0.5
-        to_original = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
+    if antialias and scale < 0.5:
+        h, w = image.shape[:2]
+        small_w, small_h = max(1, round(w * scale)), max(1, round(h * scale))
+        image = cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        fx, fy = small_w / w, small_h / h
+        # small pixel (u, v) is original ((u + 0.5) / fx - 0.5, (v + 0.5) / fy - 0.5)
+        to_original = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
         m = np.asarray(m, np.float64) @ to_original
     return cv2.warpAffine(
         image,

@@ -116,6 +116,15 @@ class Found(NamedTuple):
     presence: np.ndarray | None = None  # (N,); None: the model has no presence output
 
 
+def _antialias(cfg) -> bool:
+    """Whether a model's inputs shrink through an area prefilter (``geometry.warp_image``: this toolkit's models,
+    as they were trained) or by the bilinear warp alone, as MediaPipe's pipeline makes them for its networks
+    (``model.imported``). MediaPipe Full and its detector, coco_mini (validation half / training half): the warp
+    alone gives 0 / 2 false people on the photos without anyone against 1 / 3, OKS AP 13.2 / 12.7 against 13.7
+    / 11.4, PCK@0.2 of people 34.5 / 34.8 against 34.5 / 35.2, and saves 1.5 ms per photo."""
+    return cfg is None or not cfg.model.imported
+
+
 def _roi_matrix(roi: Roi, size: int) -> np.ndarray:
     rotation = roi[3] if len(roi) > 3 else 0.0
     return crop_matrix(roi[:2], roi[2], size, rotation)
@@ -232,6 +241,8 @@ class Predictor:
         self.align_margin = settings.align_margin
         self.upright = settings.upright  # turn crops upright (the alignment's rotation); False: axis-aligned
         self.whole_image = "always" if detector_runner is None else whole_image
+        self.antialias = _antialias(self.cfg)
+        self.detector_antialias = _antialias(getattr(detector_runner, "cfg", None))
 
     # --- the networks on crops -------------------------------------------------------------------------------
     def _run(self, images: list[np.ndarray], mats: list[np.ndarray]) -> Found:
@@ -244,7 +255,10 @@ class Predictor:
         for start in range(0, len(mats), self.batch_size):
             stop = start + self.batch_size
             crops = np.stack(
-                [warp_image(img, m, self.size) for img, m in zip(images[start:stop], mats[start:stop], strict=True)]
+                [
+                    warp_image(img, m, self.size, antialias=self.antialias)
+                    for img, m in zip(images[start:stop], mats[start:stop], strict=True)
+                ]
             )
             outs.append(self._infer(crops))
         joints = self.codec.denormalize(np.concatenate([o.joints for o in outs]))
@@ -283,7 +297,8 @@ class Predictor:
             mats = [
                 crop_matrix(whole_image_box(img.shape[1], img.shape[0])[:2], max(img.shape[:2]), size) for img in chunk
             ]
-            out = self.detector(np.stack([warp_image(img, m, size) for img, m in zip(chunk, mats, strict=True)]))
+            pairs = zip(chunk, mats, strict=True)
+            out = self.detector(np.stack([warp_image(i, m, size, antialias=self.detector_antialias) for i, m in pairs]))
             for i, m in enumerate(mats):
                 dets = self.detection_codec.decode(
                     {k: v[i] for k, v in out.items()}, self.min_score, NMS_IOU, self.max_people
