@@ -241,9 +241,10 @@ def load_split(cfg: DataConfig, split: str, skeleton: Skeleton = LSP) -> list[Sa
 
 def _no_derived(samples: list[Sample], name: str, root, skeleton: Skeleton) -> list[Sample]:
     """Training samples with the joints ``map_keypoints`` derived masked out: COCO's neck and head top, computed
-    from its shoulders and face (``keypoints.DERIVED``), are a fit to where LSP labels them (within 0.2 torso
-    lengths for 9 in 10 people), not labels, and a model must not be taught two places for one joint.
-    Evaluation keeps the derived joints (a scorer reads them as labels)."""
+    from its shoulders and face (``keypoints.DERIVED``), are a fit to where LSP labels them (from MediaPipe
+    Full's points: within 0.2 torso lengths for 9 in 10 of LSP's validation people), not labels, and a model
+    must not be taught two places for one joint. Evaluation keeps the derived joints (a scorer reads them as
+    labels)."""
     source = dataset_skeleton(name, dataset_folder(name, root))
     derived = [j for j, n in enumerate(skeleton.joint_names) if n in DERIVED and n not in source.joint_names]
     if not derived:
